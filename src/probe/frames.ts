@@ -1,0 +1,190 @@
+// The wire format between the probe script and the controller, both sides.
+//
+// Every record is a line "\n<token> <type> <fields...>\n"; an entry's body is
+// the raw bytes between its B record and the next record. The token holds 128
+// random bits drawn per scan and is never put in any argv on the target, so
+// content (a file, a process list) cannot contain it unless the target already
+// controls the shell reading our script, and then it controls the answers too.
+//
+// Why not a length in front of each body, as first proposed: a shell can only
+// know a length up front by buffering the whole output (memory on the target,
+// O(n^2) string handling in dash) or by reading a file twice (a race on /proc
+// files whose size changes between the reads, which desynchronises the
+// stream). A delimiter needs neither; the controller still counts every byte.
+//
+// Records: B <probe[#attempt]> <mtime|-> <mode|-> <entry>   body follows
+//          E <rc> [more]                                   end of body
+//          W <id> <message>                                warning
+//          I <key> <value>                                 fact for octoscan.xml
+//          S <probe> <reason>                              probe skipped
+//          Z                                               script finished
+import { randomBytes } from 'node:crypto';
+
+export function newToken(): string {
+  return `@@OCTO:${randomBytes(16).toString('hex')}@@`;
+}
+
+export type Frame =
+  | { type: 'begin'; probe: string; attempt: number; mtime?: number; mode?: number; name: Buffer }
+  | { type: 'data'; chunk: Buffer }
+  | { type: 'end'; rc: number; more: boolean }
+  | { type: 'warning'; id: number; message: string }
+  | { type: 'info'; key: string; value: string }
+  | { type: 'skip'; probe: string; reason: string }
+  | { type: 'done' };
+
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+const MAX_HEADER = 64 * 1024;
+
+/**
+ * Incremental parser: push() chunks as they arrive, get frames back. Holds at
+ * most one header line plus a delimiter's length of body, whatever the input.
+ */
+export class FrameParser {
+  private readonly delim: Buffer;
+  private pending: Buffer = Buffer.alloc(0);
+  private state: 'preamble' | 'header' | 'body' | 'between' | 'finished' = 'preamble';
+  /** Bytes seen outside any record: login-shell noise before the first record, anything odd after. */
+  preambleBytes = 0;
+  strayBytes = 0;
+  trailingBytes = 0;
+
+  constructor(token: string) {
+    this.delim = Buffer.from(`\n${token} `, 'latin1');
+  }
+
+  get finished(): boolean {
+    return this.state === 'finished';
+  }
+
+  push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    if (this.state === 'finished') {
+      this.trailingBytes += chunk.length;
+      return frames;
+    }
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      if (this.state === 'header') {
+        const nl = this.pending.indexOf(0x0a);
+        if (nl < 0) {
+          if (this.pending.length > MAX_HEADER) throw new FrameError(`record header longer than ${MAX_HEADER} bytes`);
+          break;
+        }
+        const line = this.pending.subarray(0, nl);
+        this.pending = this.pending.subarray(nl + 1);
+        const frame = parseHeader(line);
+        frames.push(frame);
+        if (frame.type === 'done') {
+          this.state = 'finished';
+          this.trailingBytes += this.pending.length;
+          this.pending = Buffer.alloc(0);
+          break;
+        }
+        this.state = frame.type === 'begin' ? 'body' : 'between';
+        continue;
+      }
+      // preamble, body or between: everything up to the next delimiter
+      const at = this.pending.indexOf(this.delim);
+      if (at < 0) {
+        // Keep a possible partial delimiter at the end; hand on the rest.
+        const keep = Math.min(this.pending.length, this.delim.length - 1);
+        const ready = this.pending.subarray(0, this.pending.length - keep);
+        this.pending = Buffer.from(this.pending.subarray(this.pending.length - keep));
+        this.spend(ready, frames);
+        break;
+      }
+      this.spend(this.pending.subarray(0, at), frames);
+      this.pending = this.pending.subarray(at + this.delim.length);
+      this.state = 'header';
+    }
+    if (this.state !== 'body' && this.state !== 'header') this.pending = Buffer.from(this.pending);
+    return frames;
+  }
+
+  /** Call at end of stream: throws when the script did not finish. */
+  end(): void {
+    if (this.state !== 'finished') {
+      throw new FrameError(this.state === 'preamble' ? 'no probe output at all' : 'output ended before the script finished');
+    }
+  }
+
+  private spend(bytes: Buffer, frames: Frame[]): void {
+    if (bytes.length === 0) return;
+    if (this.state === 'body') frames.push({ type: 'data', chunk: Buffer.from(bytes) });
+    else if (this.state === 'preamble') this.preambleBytes += bytes.length;
+    else this.strayBytes += bytes.length;
+  }
+}
+
+function parseHeader(line: Buffer): Frame {
+  // The type letter and fixed fields are ASCII; the last field may be anything.
+  const fields = (n: number): Buffer[] => {
+    const out: Buffer[] = [];
+    let rest = line;
+    for (let i = 0; i < n - 1; i++) {
+      const sp = rest.indexOf(0x20);
+      if (sp < 0) break;
+      out.push(rest.subarray(0, sp));
+      rest = rest.subarray(sp + 1);
+    }
+    out.push(rest);
+    return out;
+  };
+  const type = line.subarray(0, 1).toString('latin1');
+  if (line.length > 1 && line[1] !== 0x20) throw new FrameError(`malformed record: ${printable(line)}`);
+  switch (type) {
+    case 'B': {
+      const f = fields(5);
+      if (f.length !== 5) throw new FrameError(`malformed begin record: ${printable(line)}`);
+      const [probeAttempt, mtime, mode] = [f[1].toString('latin1'), f[2].toString('latin1'), f[3].toString('latin1')];
+      const m = /^([a-z0-9-]+)(?:#(\d+))?$/.exec(probeAttempt);
+      if (!m) throw new FrameError(`malformed probe id in begin record: ${printable(f[1])}`);
+      return {
+        type: 'begin',
+        probe: m[1],
+        attempt: m[2] ? Number(m[2]) : 0,
+        mtime: /^\d{1,12}$/.test(mtime) ? Number(mtime) : undefined,
+        mode: /^[0-7]{3,4}$/.test(mode) ? parseInt(mode, 8) : undefined,
+        name: Buffer.from(f[4]),
+      };
+    }
+    case 'E': {
+      const f = fields(3).map((b) => b.toString('latin1'));
+      const rc = f[1] ?? '';
+      // A command killed in an odd way leaves the status empty: treat as failure.
+      return { type: 'end', rc: /^\d{1,3}$/.test(rc) ? Number(rc) : 255, more: f[2] === '1' };
+    }
+    case 'W': {
+      const f = fields(3);
+      const id = f[1]?.toString('latin1') ?? '';
+      if (!/^\d{1,5}$/.test(id)) throw new FrameError(`malformed warning record: ${printable(line)}`);
+      return { type: 'warning', id: Number(id), message: (f[2] ?? Buffer.alloc(0)).toString('utf8') };
+    }
+    case 'I': {
+      const f = fields(3);
+      const key = f[1]?.toString('latin1') ?? '';
+      if (!/^[a-z0-9-]+$/.test(key)) throw new FrameError(`malformed info record: ${printable(line)}`);
+      return { type: 'info', key, value: f.length > 2 ? f[2].toString('utf8') : '' };
+    }
+    case 'S': {
+      const f = fields(3).map((b) => b.toString('utf8'));
+      return { type: 'skip', probe: f[1] ?? '', reason: f[2] ?? '' };
+    }
+    case 'Z':
+      return { type: 'done' };
+    default:
+      throw new FrameError(`unknown record type: ${printable(line)}`);
+  }
+}
+
+function printable(b: Buffer): string {
+  const s = b.subarray(0, 120).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+  return JSON.stringify(b.length > 120 ? `${s}...` : s);
+}

@@ -1,0 +1,239 @@
+# octoscan-remote probe library. POSIX sh only: it runs on dash, bash, busybox
+# ash and macOS /bin/sh. The controller prepends _T (the frame token) and
+# appends the probe calls built from targets/*.ts.
+#
+# Rules every function keeps:
+# - read only: nothing is written on the target, not even a temp file;
+# - every external command gets </dev/null, because the script itself arrives
+#   on standard input and a command reading stdin would eat it;
+# - the token is only ever printed by the printf builtin, so it never shows up
+#   in any process's argv (ps -ef output is collected and must not forge it);
+# - every probe fails alone: no set -e, each failure becomes a W record.
+
+LC_ALL=C; export LC_ALL
+PATH="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin${PATH:+:$PATH}"; export PATH
+umask 077
+_nl='
+'
+
+# One record: a newline, the token, the fields. Bodies follow B records.
+_r() { printf '\n%s %s\n' "$_T" "$*"; }
+
+_have() { command -v "$1" >/dev/null 2>&1; }
+
+# Be a good guest: lowest CPU priority we may take, lowest best-effort I/O class.
+renice -n 19 -p $$ </dev/null >/dev/null 2>&1
+ionice -c 2 -n 7 -p $$ </dev/null >/dev/null 2>&1
+
+# A deadline for every command. Not timeout(1): it is missing on macOS, and
+# busybox's polls once a second while holding our pipe open, which costs a
+# second per command. A watchdog subshell kills the command at the deadline;
+# killed early, it takes its sleep with it so nothing lingers on the target.
+_to() {
+  _tos=$1; shift
+  "$@" &
+  _top=$!
+  ( trap 'kill "$_tws" 2>/dev/null; exit 0' TERM
+    sleep "$_tos" & _tws=$!; wait "$_tws"; kill -9 "$_top" ) </dev/null >/dev/null 2>&1 &
+  _tow=$!
+  wait "$_top"; _tor=$?
+  kill "$_tow" 2>/dev/null
+  return "$_tor"
+}
+
+# Byte cap on the target side, so an endless stream stops there (head exits,
+# the writer gets SIGPIPE) instead of crossing the network.
+if _have head; then _cap() { head -c "$1"; }; else _cap() { cat; }; fi
+
+_mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
+_mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
+
+_uid=$(id -u 2>/dev/null </dev/null)
+
+# _denied PATH ROOTONLY: warning 1002, saying so when root would have read it.
+_denied() {
+  if [ "$2" = 1 ] && [ "$_uid" != 0 ]; then
+    _r W 1002 "cannot read $1: [Errno 13] Permission denied: '$1' (readable by root only; scanned as uid $_uid)"
+  else
+    _r W 1002 "cannot read $1: [Errno 13] Permission denied: '$1'"
+  fi
+}
+
+# _file PROBE ENTRY PATH CAP+1 ROOTONLY BINARY: copy one file byte for byte.
+_file() {
+  if [ ! -e "$3" ]; then _r W 1001 "add_file cannot read '$3': file does not exist"; return 1; fi
+  if [ -d "$3" ]; then _r W 1002 "cannot read $3: [Errno 21] Is a directory: '$3'"; return 1; fi
+  if [ ! -r "$3" ]; then _denied "$3" "$5"; return 1; fi
+  if [ "$6" = 1 ]; then _fm=$(_mode "$3"); else _fm=-; fi
+  _r B "$1" "$(_mtime "$3")" "$_fm" "$2"
+  _cap "$4" <"$3" 2>/dev/null
+  _frc=$?
+  _r E "$_frc"
+  if [ "$_frc" != 0 ]; then _r W 1003 "cannot read $3: read failed (exit $_frc)"; return 1; fi
+}
+
+# _glob PROBE ENTRYDIR CAP+1 ROOTONLY-NAMES BINARY FILE...: each regular file
+# into ENTRYDIR/<basename>. An unmatched glob arrives as its own pattern and
+# fails -e; folders are not files and are passed over, as the scanner does.
+_glob() {
+  _gp=$1 _gd=$2 _gc=$3 _gr=$4 _gb=$5; shift 5
+  for _gf in "$@"; do
+    [ -e "$_gf" ] || continue
+    [ -d "$_gf" ] && continue
+    _gn=${_gf##*/}
+    case $_gn in *"$_nl"*) _r W 1002 "cannot read a file in ${_gf%/*}: its name holds a newline"; continue ;; esac
+    _gro=0
+    case " $_gr " in *" $_gn "*) _gro=1 ;; esac
+    _file "$_gp" "$_gd/$_gn" "$_gf" "$_gc" "$_gro" "$_gb"
+  done
+}
+
+# _cmd PROBE ENTRY CAP+1 OKEXITS MORE ARGV...: the command's standard output is
+# the entry. The exit status travels through fd 3 because POSIX sh has no
+# pipefail; head sits in the pipe to cap the output.
+_cmd() {
+  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5; shift 5
+  _r B "$_cp" - - "$_ce"
+  { _crc=$( { { _to 600 "$@" </dev/null 2>/dev/null; echo $? >&3; } | _cap "$_cc" >&4; } 3>&1 ); } 4>&1
+  _r E "$_crc" "$_cm"
+  case " $_co " in *" $_crc "*) return 0 ;; esac
+  return 1
+}
+
+# _java_record PROBE ENTRY JAVA CAP+1: the spec's version record for one JVM.
+# java -version runs with an empty environment (env -i) and its own deadline;
+# its standard error is what the record keeps.
+_java_record() {
+  _jp=$1 _je=$2 _jj=$3 _jd=${3%/*}
+  _jv=JRE
+  [ -f "$_jd/javac" ] && [ -x "$_jd/javac" ] && _jv=JDK
+  _jf=
+  [ -e /etc/oracle/java/usagetracker.properties ] && _jf=JavaFeatureUsageTrackerGlobal
+  if [ -e "$_jd/../lib/management/usagetracker.properties" ] || [ -e "$_jd/../conf/management/usagetracker.properties" ]; then
+    _jf=${_jf:+$_jf,}JavaUsageTrackerHome
+  fi
+  _jo=$( { _to 60 env -i "$_jj" -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$4")
+  case $_jo in
+    *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
+    *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
+  esac
+  _r B "$_jp" - - "$_je"
+  printf 'Path:%s\nVariant:%s\n' "$_jj" "$_jv"
+  [ -n "$_jf" ] && printf 'Features:%s\n' "$_jf"
+  printf '\n'
+  case $_jrc in
+    0) printf '%s' "$_jo" ;;
+    126) printf "FAILED: java -version failed for '%s': [Errno 13] Permission denied: '%s'" "$_jj" "$_jj" ;;
+    127) printf "FAILED: java -version failed for '%s': [Errno 2] No such file or directory: '%s'" "$_jj" "$_jj" ;;
+    *) printf "FAILED: java -version failed for '%s', exit code: %s\n%s" "$_jj" "$_jrc" "$_jo" ;;
+  esac
+  _r E 0
+  case $_jrc in
+    0) ;;
+    126) _r W 2003 "java -version failed for '$_jj': [Errno 13] Permission denied: '$_jj'" ;;
+    127) _r W 2003 "java -version failed for '$_jj': [Errno 2] No such file or directory: '$_jj'" ;;
+    *) _r W 2002 "java -version failed for '$_jj', exit code: $_jrc" ;;
+  esac
+}
+
+_is_exec_file() { [ -f "$1" ] && [ -x "$1" ]; }
+
+_java_default() {
+  _jdp=$(command -v java 2>/dev/null)
+  case $_jdp in /*) _is_exec_file "$_jdp" && _java_record "$1" "$2" "$_jdp" "$3" ;; esac
+}
+
+_java_home() {
+  [ -n "${JAVA_HOME:-}" ] && _is_exec_file "$JAVA_HOME/bin/java" && _java_record "$1" "$2" "$JAVA_HOME/bin/java" "$3"
+}
+
+# Every file or link named java below the search folders, byte-sorted, unique,
+# numbered only when written (spec section 8). find's exit status is ignored:
+# one unreadable folder must not drop the hits of the others.
+_java_static() {
+  _jsp=$1 _jsc=$2; shift 2
+  _jsn=0
+  _to 600 find "$@" \( -path /dev -o -path /proc -o -path /run -o -path /sys -o -path /etc \) -prune \
+    -o -name java \( -type f -o -type l \) -print 2>/dev/null </dev/null | sort -u | {
+    while IFS= read -r _jsj; do
+      _is_exec_file "$_jsj" || continue
+      _jsn=$((_jsn + 1))
+      _java_record "$_jsp" "java/static/opt_$_jsn/version" "$_jsj" "$_jsc"
+    done
+  }
+}
+
+# Running JVMs by command name; the scan user's own unless we are root.
+_java_dynamic() {
+  for _jdd in /proc/[0-9]*; do
+    [ -r "$_jdd/comm" ] || continue
+    IFS= read -r _jdc <"$_jdd/comm" 2>/dev/null || continue
+    case $_jdc in [Jj][Aa][Vv][Aa]) ;; *) continue ;; esac
+    if [ "$_uid" != 0 ] && [ ! -O "$_jdd" ]; then continue; fi
+    _jdpid=${_jdd##*/}
+    if ! _jdx=$(readlink "$_jdd/exe" 2>/dev/null </dev/null); then
+      _r W 1010 "Error on readlink $_jdd/exe: cannot read link"
+      continue
+    fi
+    _is_exec_file "$_jdx" || continue
+    _java_record "$1" "java/dynamic/$_jdpid/version" "$_jdx" "$2"
+    _file "$1" "java/dynamic/$_jdpid/cmdline" "$_jdd/cmdline" "$2" 0 0
+    _file "$1" "java/dynamic/$_jdpid/environ" "$_jdd/environ" "$2" 0 0
+  done
+}
+
+# Online memory: block size (hex) times the online blocks.
+_total_memory() {
+  _tmd=/sys/devices/system/memory
+  [ -r "$_tmd/block_size_bytes" ] || return 0
+  IFS= read -r _tmb <"$_tmd/block_size_bytes" || return 0
+  case $_tmb in *[!0-9a-fA-F]* | '') return 0 ;; esac
+  _tmn=0
+  for _tmo in "$_tmd"/memory*/online; do
+    [ -r "$_tmo" ] || continue
+    IFS= read -r _tmv <"$_tmo" && [ "$_tmv" = 1 ] && _tmn=$((_tmn + 1))
+  done
+  _r B "$1" - - "$2"
+  printf '%s\n' "$((0x$_tmb * _tmn))"
+  _r E 0
+}
+
+# Facts for octoscan.xml. Python's socket.getfqdn(): resolve the host name,
+# reverse-resolve the address, first name with a dot, else the canonical name.
+_fqdn() {
+  _fh=$(hostname 2>/dev/null </dev/null || uname -n)
+  if _have getent; then
+    _fa=$(getent ahosts "$_fh" 2>/dev/null </dev/null | { read -r _a _; printf '%s' "$_a"; })
+    if [ -n "$_fa" ]; then
+      _fl=$(getent hosts "$_fa" 2>/dev/null </dev/null | { read -r _ _n; printf '%s' "$_n"; })
+      if [ -n "$_fl" ]; then
+        for _fn in $_fl; do case $_fn in *.*) printf '%s' "$_fn"; return ;; esac; done
+        printf '%s' "${_fl%% *}"
+        return
+      fi
+    fi
+  fi
+  printf '%s' "$_fh"
+}
+
+_facts_common() {
+  _r I os "$(uname -s 2>/dev/null </dev/null)"
+  _r I uid "$(id -ru 2>/dev/null </dev/null)"
+  _r I euid "$_uid"
+  _r I login "$(id -un 2>/dev/null </dev/null || printf '%s' "${LOGNAME:-${USER:-}}")"
+  _r I epoch "$(date +%s </dev/null)"
+  _r I utc "$(date -u +%Y-%m-%dT%H:%M:%S </dev/null)"
+  _r I local "$(date +%Y-%m-%dT%H:%M:%S </dev/null)"
+  _r I tz "$(date +%z </dev/null)"
+  _r I fqdn "$(_fqdn)"
+}
+
+_facts_linux() {
+  _r I uname-r "$(uname -r </dev/null)"
+  _r I uname-m "$(uname -m </dev/null)"
+  _r I uname-p "$(uname -p 2>/dev/null </dev/null)"
+  _r I libc "$(getconf GNU_LIBC_VERSION 2>/dev/null </dev/null)"
+  _py=
+  _have python3 && _py=$(_to 30 python3 -V 2>&1 </dev/null)
+  _r I python "$_py"
+}
