@@ -27,14 +27,18 @@ ionice -c 2 -n 7 -p $$ </dev/null >/dev/null 2>&1
 
 # A deadline for every command. Not timeout(1): it is missing on macOS, and
 # busybox's polls once a second while holding our pipe open, which costs a
-# second per command. A watchdog subshell kills the command at the deadline;
-# killed early, it takes its sleep with it so nothing lingers on the target.
+# second per command. A watchdog subshell kills the command at the deadline.
+# It ticks in one-second sleeps, so when it is cancelled nothing outlives it by
+# more than a second, and it closes fds 3 and 4 so it can never hold open the
+# pipes _cmd reads the status and output from (an orphaned sleep on such a pipe
+# would stall the whole scan).
 _to() {
   _tos=$1; shift
   "$@" &
   _top=$!
-  ( trap 'kill "$_tws" 2>/dev/null; exit 0' TERM
-    sleep "$_tos" & _tws=$!; wait "$_tws"; kill -9 "$_top" ) </dev/null >/dev/null 2>&1 &
+  ( _tn=0
+    while [ "$_tn" -lt "$_tos" ]; do sleep 1; _tn=$((_tn + 1)); done
+    kill -9 "$_top" ) </dev/null >/dev/null 2>&1 3>&- 4>&- &
   _tow=$!
   wait "$_top"; _tor=$?
   kill "$_tow" 2>/dev/null

@@ -1,0 +1,10 @@
+export { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
+export type { HostsErrorInit } from './errors.js';
+export { ARG_REASON, ARGS_FILE, parseHostArg } from './host-arg.js';
+export type { HostArgDefaults } from './host-arg.js';
+export { FILE_REASON, KNOWN_COLUMNS, readHostsFile } from './hosts-file.js';
+export type { HostsFileDefaults, HostsFileResult } from './hosts-file.js';
+export { csvField, formatRetryFile, retryColumns, writeRetryFile } from './retry-file.js';
+export { inShard, MAX_SHARDS, parseShard, SHARD_REASON, selectShard, shardOf } from './shard.js';
+export type { Shard } from './shard.js';
+export { checkHost, checkUser, hostKey, parsePort, REASON } from './validate.js';
