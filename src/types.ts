@@ -51,4 +51,8 @@ export interface HostOutcome {
   bytes: number; // archive size
   warnings: number; // warning elements recorded in octoscan.xml
   attempts: number;
+  /** Time the probe script ran on the target (ok hosts). */
+  onTargetMs?: number;
+  /** A failure before authentication that may pass: the sweep retries these. */
+  transient?: boolean;
 }

@@ -51,12 +51,24 @@ export interface CommandProbe extends ProbeBase {
   fallbackArgv?: string[][];
   /** Only when the on-host scanner would not have run it: no warning on failure. */
   quiet?: boolean;
+  /** Text fed to the command's standard input (scutil reads its commands there). */
+  input?: string;
+  /** Keep standard error in the entry too (macOS cmd/java_home). */
+  withStderr?: boolean;
+  /** Written even when the command fails or is missing (the macOS scanner always writes these). */
+  always?: boolean;
+  /** Absolute program path: run it where it exists instead of searching PATH. */
+  absolute?: boolean;
+  /** Deadline in seconds for this command; default 600 (system_profiler can take minutes). */
+  timeout?: number;
 }
 
 /** Logic too rich for one command (Java search, memory sum): a named shell function of the prelude. */
 export interface BuiltinProbe extends ProbeBase {
   kind: 'builtin';
-  builtin: 'total-memory' | 'java-default' | 'java-home' | 'java-static' | 'java-dynamic';
+  builtin:
+    | 'total-memory' | 'java-default' | 'java-home' | 'java-static' | 'java-dynamic'
+    | 'mac-apps' | 'mac-java-plists' | 'mac-java-static' | 'mac-virtualbox';
   entry?: string;
 }
 

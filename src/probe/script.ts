@@ -37,8 +37,8 @@ const capArg = (p: Probe): string => String((p.cap ?? DEFAULT_ENTRY_CAP) + 1);
 export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {}): string {
   const id = p.id;
   const guards: string[] = [];
-  let body: string;
-  let absent: string;
+  let body = '';
+  let absent = 'absent';
   switch (p.kind) {
     case 'file': {
       const branches = p.paths.map((path, i) => `${i === 0 ? 'if' : 'elif'} [ -e ${shq(path)} ]; then _file ${id} ${shq(p.entry)} ${shq(path)} ${capArg(p)} ${p.needsRoot ? 1 : 0} 0`);

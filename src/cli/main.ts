@@ -1,0 +1,175 @@
+// The command: read and check everything first (exit 1 on any problem, before
+// a single connection), then sweep, then report. Standard output carries only
+// results (archive paths, or JSON with --json); diagnostics go to standard error.
+import { CommanderError } from 'commander';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sweepStaleTemporaries } from '../archive/archive-writer.js';
+import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
+import { linuxProbes } from '../../targets/index.js';
+import { scanHost, type ScanSettings } from '../scan/scan-host.js';
+import { autoParallelism } from '../sweep/parallelism.js';
+import { createProgress, summaryLine } from '../sweep/progress.js';
+import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
+import { sweep } from '../sweep/sweep.js';
+import { localTransport } from '../transport/local.js';
+import { ssh2Transport } from '../transport/ssh2-transport.js';
+import type { HostOutcome, HostSpec } from '../types.js';
+import { buildCommand, readOptions, type CliOptions } from './options.js';
+
+export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const cmd = buildCommand().exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    cmd.parse(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
+    throw err;
+  }
+  const opts = readOptions(cmd);
+  let plan: { hosts: HostSpec[]; columns: string[]; skipped: number };
+  try {
+    plan = await prepare(opts);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof HostsError || err instanceof HostsFileError) {
+      process.stderr.write(`octoscan-remote: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  return run(opts, plan);
+}
+
+async function prepare(opts: CliOptions): Promise<{ hosts: HostSpec[]; columns: string[]; skipped: number }> {
+  const out = resolve(opts.out);
+  const st = await stat(out).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UsageError(`--out ${opts.out}: not a folder`);
+  await access(out, constants.W_OK).catch(() => {
+    throw new UsageError(`--out ${opts.out}: folder is not writable`);
+  });
+  opts.out = out;
+
+  const defaults = { port: opts.port, user: opts.user, identities: opts.identity };
+  let hosts: HostSpec[] = [];
+  let columns: string[] = ['host', 'port', 'user'];
+  if (opts.local) {
+    if (opts.targets.length || opts.hosts) throw new UsageError('--local scans this machine; it takes no hosts');
+    hosts = [{ host: 'localhost', port: 0, user: opts.user, identities: [], tag: '', origin: { file: '<local>', line: 0 } }];
+  } else {
+    if (opts.hosts) {
+      const r = await readHostsFile(opts.hosts, defaults);
+      hosts = r.hosts;
+      columns = r.columns;
+    }
+    for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
+    if (hosts.length === 0) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
+    // The same host from the file and the command line is scanned once.
+    const seen = new Set<string>();
+    hosts = hosts.filter((h) => {
+      const k = hostKey(h);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    // Without -i, ssh tries the usual key files; so do we.
+    const fallback = defaultIdentities();
+    for (const h of hosts) if (h.identities.length === 0) h.identities = fallback;
+  }
+  if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
+  let skipped = 0;
+  if (opts.resume) {
+    const done = await okHostsOf(opts.resume).catch((err: Error) => {
+      throw new UsageError(`--resume ${opts.resume}: ${err.message}`);
+    });
+    const before = hosts.length;
+    hosts = hosts.filter((h) => !done.has(resumeKey(h)));
+    skipped = before - hosts.length;
+  }
+  return { hosts, columns, skipped };
+}
+
+function defaultIdentities(): string[] {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
+}
+
+async function run(opts: CliOptions, plan: { hosts: HostSpec[]; columns: string[]; skipped: number }): Promise<number> {
+  const started = Date.now();
+  const removed = await sweepStaleTemporaries(opts.out);
+  const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
+  const progress = createProgress(plan.hosts.length, { tty });
+  if (removed.length) progress.log(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
+  if (plan.skipped) progress.log(`--resume: ${plan.skipped} host(s) already ok, skipped`);
+
+  // First signal: stop starting hosts, abort those in flight, then report.
+  // Second signal: leave at once (temporaries are swept at the next start).
+  const interrupt = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`\noctoscan-remote: ${sig} again, exiting now\n`);
+      process.exit(EXIT.interrupted);
+    }
+    progress.log(`octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const settings: ScanSettings = {
+    outDir: opts.out,
+    transport: opts.local ? localTransport : ssh2Transport,
+    connect: {
+      connectTimeoutMs: opts.connectTimeout * 1000,
+      authTimeoutMs: opts.authTimeout * 1000,
+      keepaliveIntervalMs: opts.keepalive * 1000,
+      keepaliveCountMax: 3,
+      knownHostsFiles: [opts.knownHosts],
+      knownHostsWriteFile: opts.knownHosts,
+      hostKeyPolicy: opts.hostKeyPolicy,
+      agent: process.env.SSH_AUTH_SOCK || undefined,
+      passphrase: process.env.OCTOSCAN_SSH_PASSPHRASE || undefined,
+    },
+    hostTimeoutMs: opts.hostTimeout * 1000,
+    sections: { linux: linuxProbes },
+    javaDirs: opts.javaDir,
+    hostCap: opts.maxHostBytes,
+    warn: (m) => progress.log(m),
+    signal: interrupt.signal,
+  };
+  const emit = (o: HostOutcome): void => {
+    if (opts.json) process.stdout.write(`${JSON.stringify(reportRow(o))}\n`);
+    else if (o.archive) process.stdout.write(`${o.archive}\n`);
+  };
+  let outcomes: HostOutcome[];
+  try {
+    outcomes = await sweep(plan.hosts, settings, {
+      parallel: opts.parallel ?? autoParallelism(plan.hosts.length),
+      retries: opts.retries,
+      retryDelayMs: 1000,
+      onStart: () => progress.started(),
+      onResult: (o) => {
+        progress.finished(o);
+        emit(o);
+      },
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (opts.report) await writeReport(opts.report, outcomes);
+  const failed = outcomes.filter((o) => o.class !== 'ok');
+  if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
+  if (plan.hosts.length > 1 || failed.length || !tty) process.stderr.write(`${summaryLine(outcomes, Date.now() - started)}\n`);
+  if (interrupt.signal.aborted) return EXIT.interrupted;
+  return failed.length ? EXIT.failed : EXIT.ok;
+}
+
+export { scanHost };

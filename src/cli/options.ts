@@ -1,0 +1,104 @@
+// Command-line options: parsed by commander, checked here before anything
+// connects, turned into plain settings. Every error names the option and what
+// was expected, and ends the run with exit code 1.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { HostKeyPolicy } from '../types.js';
+import { version } from '../version.js';
+
+export interface CliOptions {
+  targets: string[];
+  hosts?: string;
+  port: number;
+  user: string;
+  identity: string[];
+  knownHosts: string;
+  hostKeyPolicy: HostKeyPolicy;
+  out: string;
+  local: boolean;
+  connectTimeout: number;
+  authTimeout: number;
+  hostTimeout: number;
+  parallel?: number;
+  retries: number;
+  report?: string;
+  retryFile?: string;
+  resume?: string;
+  json: boolean;
+  progress?: boolean;
+  shard?: string;
+  javaDir: string[];
+  maxHostBytes: number;
+  keepalive: number;
+}
+
+const seconds = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0) || n > 86400) throw new InvalidArgumentError(`${name} must be a number of seconds from 0.1 to 86400, got ${JSON.stringify(v)}`);
+  return n;
+};
+const integer = (name: string, min: number, max: number) => (v: string): number => {
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return Number(v);
+};
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const javaDirs = (v: string, prev: string[]): string[] => {
+  const dirs = v.split(':').filter((d) => d !== '');
+  for (const d of dirs) if (!d.startsWith('/')) throw new InvalidArgumentError(`Java search folder must be an absolute path on the target, got ${JSON.stringify(d)}`);
+  return [...prev, ...dirs];
+};
+
+function defaultUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'root';
+  }
+}
+
+export function buildCommand(): Command {
+  return new Command('octoscan-remote')
+    .description('Agentless OctoSAM Inventory scanner: scans Linux hosts over SSH into <uuid>.scal archives.')
+    .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
+    .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
+    .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
+    .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
+    .option('-l, --user <name>', 'default login name (default: the local user name)', defaultUser())
+    .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
+    .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
+    .addOption(
+      new Option('--host-key-policy <policy>', 'unknown host keys: strict fails the host, accept-new records the key, off skips verification (warns per host); a changed key always fails')
+        .choices(['strict', 'accept-new', 'off'])
+        .default('strict'),
+    )
+    .option('--local', 'scan this machine through the local /bin/sh instead of SSH', false)
+    .option('--connect-timeout <seconds>', 'deadline for name lookup, TCP connect and SSH key exchange', seconds('--connect-timeout'), 15)
+    .option('--auth-timeout <seconds>', 'deadline for authentication', seconds('--auth-timeout'), 30)
+    .option('--host-timeout <seconds>', 'deadline for a whole host, connection to archive', seconds('--host-timeout'), 900)
+    .option('--keepalive <seconds>', 'SSH keepalive interval; 3 unanswered keepalives end the host', seconds('--keepalive'), 15)
+    .option('-j, --parallel <n>', 'hosts scanned at once (default: automatic, from hosts, open-file limit, memory and CPUs)', integer('--parallel', 1, 4096))
+    .option('--retries <n>', 'retries for failures before authentication (refused, reset, connect timeout, DNS temporary failure)', integer('--retries', 0, 10), 2)
+    .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl/.json')
+    .option('--retry-file <file>', 'write the failed hosts in the hosts file format, for --hosts')
+    .option('--resume <report>', 'skip hosts that this earlier report lists as ok')
+    .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')
+    .option('-J, --java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
+    .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run octoscan-remote --help for all options)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every host ok; 2 some hosts failed; 1 could not start (arguments,
+hosts file, output folder); 130 interrupted.
+Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).`,
+    );
+}
+
+export function readOptions(cmd: Command): CliOptions {
+  const o = cmd.opts();
+  return { ...(o as Omit<CliOptions, 'targets'>), targets: cmd.args } as CliOptions;
+}

@@ -1,0 +1,238 @@
+// Reads the framed stream of one host and turns it into archive entries,
+// warnings and facts. It is the only place that decides what the target's
+// output means, and it trusts none of it: names come from the probe list
+// (entry-name.ts), sizes are capped here whatever the target's own head did,
+// and every record must belong to a known probe.
+import type { Readable } from 'node:stream';
+import { EntryNameError, entryPathFor } from '../archive/entry-name.js';
+import type { ArchiveWriter } from '../archive/archive-writer.js';
+import type { Warning } from '../archive/octoscan-xml.js';
+import { FrameError, FrameParser, type Frame } from '../probe/frames.js';
+import { DEFAULT_ENTRY_CAP, DEFAULT_HOST_CAP, type Probe } from '../probe/probe.js';
+import { EntryBuffer } from './entry-buffer.js';
+import { tzOffsetSeconds, type Facts } from './facts.js';
+import { commandFailedMessage, pyList } from './python-repr.js';
+
+export interface CollectorOptions {
+  token: string;
+  probes: Probe[];
+  writer: ArchiveWriter;
+  hostCap?: number;
+  /** A fresh spill-file path in the output folder, for entries too big for memory. */
+  spillPath: () => string;
+  now?: () => number;
+}
+
+export interface EntryRecord {
+  name: string;
+  probe: string;
+  bytes: number;
+  truncated: boolean;
+}
+
+export interface Collected {
+  facts: Facts;
+  warnings: Warning[];
+  skips: { probe: string; reason: string }[];
+  entries: EntryRecord[];
+  /** Body bytes received (before caps). */
+  bytesReceived: number;
+  hostCapReached: boolean;
+  /** Bytes outside records: login-shell noise before the script, stray bytes between records. */
+  noise: { preamble: number; stray: number; trailing: number };
+  finished: boolean;
+}
+
+interface OpenEntry {
+  probe: Probe;
+  attempt: number;
+  name: string | undefined; // undefined: dropped (bad name or duplicate), body discarded
+  buffer: EntryBuffer;
+  mtime?: number;
+  mode?: number;
+  kept: number;
+  truncated: boolean;
+  collectedAt: number;
+}
+
+export class Collector {
+  private readonly parser: FrameParser;
+  private readonly byId: Map<string, Probe>;
+  private readonly hostCap: number;
+  private readonly now: () => number;
+  private open: OpenEntry | undefined;
+  private written = new Set<string>();
+  private keptTotal = 0;
+  /** Target clock minus our clock, in ms: entry times are the target's. */
+  private skewMs = 0;
+  private tzSec = 0;
+  readonly result: Collected = {
+    facts: {},
+    warnings: [],
+    skips: [],
+    entries: [],
+    bytesReceived: 0,
+    hostCapReached: false,
+    noise: { preamble: 0, stray: 0, trailing: 0 },
+    finished: false,
+  };
+
+  constructor(private readonly opts: CollectorOptions) {
+    this.parser = new FrameParser(opts.token);
+    this.byId = new Map(opts.probes.map((p) => [p.id, p]));
+    this.hostCap = opts.hostCap ?? DEFAULT_HOST_CAP;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Consumes the stream to its end. Backpressure: the stream waits while an entry is written. */
+  async consume(stream: Readable): Promise<Collected> {
+    for await (const chunk of stream) {
+      await this.push(chunk as Buffer);
+    }
+    return this.end();
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    for (const frame of this.parser.push(chunk)) await this.handle(frame);
+  }
+
+  async end(): Promise<Collected> {
+    const n = this.result.noise;
+    n.preamble = this.parser.preambleBytes;
+    n.stray = this.parser.strayBytes;
+    n.trailing = this.parser.trailingBytes;
+    if (this.open) {
+      await this.open.buffer.discard();
+      this.open = undefined;
+    }
+    this.parser.end(); // throws FrameError when the script did not finish
+    this.result.finished = true;
+    return this.result;
+  }
+
+  /** Frees a half-received entry when the scan is abandoned. */
+  async dispose(): Promise<void> {
+    if (this.open) await this.open.buffer.discard();
+    this.open = undefined;
+  }
+
+  private warn(id: number, message: string): void {
+    this.result.warnings.push({ id, message });
+  }
+
+  private async handle(frame: Frame): Promise<void> {
+    switch (frame.type) {
+      case 'info':
+        this.result.facts[frame.key] = frame.value;
+        if (frame.key === 'epoch' && /^\d{1,12}$/.test(frame.value)) this.skewMs = Number(frame.value) * 1000 - this.now();
+        if (frame.key === 'tz') this.tzSec = tzOffsetSeconds(frame.value);
+        return;
+      case 'warning':
+        this.warn(frame.id, frame.message);
+        return;
+      case 'skip':
+        this.result.skips.push({ probe: frame.probe, reason: frame.reason });
+        return;
+      case 'begin':
+        return this.begin(frame);
+      case 'data':
+        return this.data(frame.chunk);
+      case 'end':
+        return this.finish(frame.rc, frame.more);
+      case 'done':
+        if (this.open) throw new FrameError(`script ended inside entry ${this.open.name ?? this.open.probe.id}`);
+        return;
+    }
+  }
+
+  private begin(frame: Extract<Frame, { type: 'begin' }>): void {
+    if (this.open) throw new FrameError(`entry of probe ${frame.probe} began before the previous one ended`);
+    const probe = this.byId.get(frame.probe);
+    if (!probe) throw new FrameError(`record for unknown probe ${JSON.stringify(frame.probe)}`);
+    let name: string | undefined;
+    try {
+      name = entryPathFor(probe, frame.name);
+    } catch (err) {
+      if (!(err instanceof EntryNameError)) throw err;
+      this.warn(9001, `Exception: ${err.message}`);
+    }
+    if (name !== undefined && this.written.has(name)) {
+      this.warn(9001, `Exception: entry ${name} announced twice; the second copy was dropped`);
+      name = undefined;
+    }
+    this.open = {
+      probe,
+      attempt: frame.attempt,
+      name,
+      buffer: new EntryBuffer(this.opts.spillPath),
+      mtime: frame.mtime,
+      mode: frame.mode,
+      kept: 0,
+      truncated: false,
+      collectedAt: this.now(),
+    };
+  }
+
+  private async data(chunk: Buffer): Promise<void> {
+    this.result.bytesReceived += chunk.length;
+    const e = this.open;
+    if (!e || e.name === undefined) return;
+    const entryRoom = (e.probe.cap ?? DEFAULT_ENTRY_CAP) - e.kept;
+    const hostRoom = this.hostCap - this.keptTotal;
+    const room = Math.min(entryRoom, hostRoom);
+    if (chunk.length > room) {
+      e.truncated = true;
+      if (hostRoom <= entryRoom && !this.result.hostCapReached) {
+        this.result.hostCapReached = true;
+        this.warn(9001, `Exception: host output cap of ${this.hostCap} bytes reached in ${e.name}; later entries are not collected`);
+      }
+      chunk = chunk.subarray(0, Math.max(0, room));
+    }
+    if (chunk.length === 0) return;
+    e.kept += chunk.length;
+    this.keptTotal += chunk.length;
+    await e.buffer.write(chunk);
+  }
+
+  private async finish(rc: number, more: boolean): Promise<void> {
+    const e = this.open;
+    if (!e) throw new FrameError('end record without an entry');
+    this.open = undefined;
+    if (e.name === undefined) return e.buffer.discard();
+    const p = e.probe;
+    let keep: boolean;
+    if (p.kind === 'command') {
+      // The target's head cuts the pipe at the cap, so a truncated command dies of SIGPIPE: still an answer.
+      const ok = rc === 0 || (p.okExit ?? []).includes(rc) || e.truncated || p.always === true;
+      keep = ok;
+      if (!ok && !more && !p.quiet) {
+        this.warn(1004, commandFailedMessage(p.argv, rc));
+      }
+    } else {
+      // Files and builtins report their own read errors as W records; a failed read leaves no entry.
+      keep = rc === 0 || e.truncated;
+    }
+    if (!keep) return e.buffer.discard();
+    if (e.truncated && !this.result.hostCapReached) {
+      const cap = p.cap ?? DEFAULT_ENTRY_CAP;
+      if (p.kind === 'command') this.warn(1004, `add_command_output exception ${pyList(p.argv)}: output truncated at ${cap} bytes`);
+      else this.warn(1003, `cannot read ${e.name}: truncated at ${cap} bytes`);
+    }
+    this.written.add(e.name);
+    const date = this.entryDate(e);
+    const binaryMode = p.kind === 'glob' && p.binary ? (e.mode ?? 0o644) : undefined;
+    await this.opts.writer.add(e.name, await e.buffer.content(), { date, binaryMode });
+    this.result.entries.push({ name: e.name, probe: p.id, bytes: e.kept, truncated: e.truncated });
+  }
+
+  /** The zip stores wall-clock time without a zone: the target's local time, as the on-host scanner writes it. */
+  private entryDate(e: OpenEntry): Date {
+    const utcMs = e.mtime !== undefined ? e.mtime * 1000 : e.collectedAt + this.skewMs;
+    return new Date(utcMs + this.tzSec * 1000);
+  }
+
+  /** Wall-clock "now" on the target, for the entries the controller writes itself. */
+  targetDate(): Date {
+    return new Date(this.now() + this.skewMs + this.tzSec * 1000);
+  }
+}

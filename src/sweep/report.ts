@@ -1,0 +1,100 @@
+// The run report: one row per host, CSV or JSON lines by the file's extension.
+// Written once at the end (also after an interrupt), atomically.
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
+import type { HostOutcome } from '../types.js';
+
+export const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts'] as const;
+export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number>;
+
+export function reportRow(o: HostOutcome): ReportRow {
+  return {
+    host: o.spec.host,
+    port: o.spec.port,
+    user: o.spec.user,
+    tag: o.spec.tag,
+    class: o.class,
+    phase: o.phase,
+    message: o.message,
+    archive: o.archive ?? '',
+    duration_ms: o.durationMs,
+    bytes: o.bytes,
+    warnings: o.warnings,
+    attempts: o.attempts,
+  };
+}
+
+/**
+ * A CSV cell that a spreadsheet will not run as a formula: values starting
+ * with = + - @ (or tab/CR, which some spreadsheets strip first) get a leading
+ * apostrophe, as OWASP recommends. Numbers we wrote ourselves are left alone.
+ */
+export function csvCell(value: string | number): string {
+  let s = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function formatReport(path: string, outcomes: HostOutcome[]): string {
+  const rows = outcomes.map(reportRow);
+  if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  const lines = [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))];
+  return lines.join('\n') + '\n';
+}
+
+export function isJsonLines(path: string): boolean {
+  return /\.(jsonl|ndjson|json)$/i.test(path);
+}
+
+export async function writeReport(path: string, outcomes: HostOutcome[]): Promise<void> {
+  await writeAtomically(path, formatReport(path, outcomes));
+}
+
+export async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** host\0port\0user of every `ok` row of an earlier report, for --resume. */
+export async function okHostsOf(path: string): Promise<Set<string>> {
+  const ok = new Set<string>();
+  const add = (r: Record<string, unknown>): void => {
+    if (r['class'] === 'ok') ok.add(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`);
+  };
+  if (isJsonLines(path)) {
+    const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+    let n = 0;
+    for await (const line of lines) {
+      n++;
+      if (!line.trim()) continue;
+      try {
+        add(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        throw new Error(`${path}:${n}: not a JSON object; --resume takes a report written by --report`);
+      }
+    }
+    return ok;
+  }
+  const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
+  for await (const r of parser) add(r as Record<string, unknown>);
+  return ok;
+}
+
+export function resumeKey(spec: { host: string; port: number; user: string }): string {
+  return `${spec.host.toLowerCase()}\0${spec.port}\0${spec.user}`;
+}

@@ -1,0 +1,40 @@
+// --local: the same script through this machine's /bin/sh, no SSH. Used for
+// scanning the controller itself and as the reference the SSH path is tested
+// against.
+import { spawn } from 'node:child_process';
+import type { RemoteProcess, Session, Transport } from './transport.js';
+
+export const localTransport: Transport = {
+  name: 'local',
+  async connect(): Promise<Session> {
+    const children = new Set<number>();
+    return {
+      info: { transport: 'local' },
+      async exec(script: string): Promise<RemoteProcess> {
+        // Its own process group, so closing the session kills every probe command with it.
+        const child = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+        if (child.pid) children.add(child.pid);
+        child.stdin.on('error', () => {}); // the shell may exit before reading all of it
+        child.stdin.end(script);
+        const exit = new Promise<{ code: number | null; signal?: string }>((resolve) => {
+          child.on('close', (code, signal) => {
+            if (child.pid) children.delete(child.pid);
+            resolve({ code, signal: signal ?? undefined });
+          });
+          child.on('error', () => resolve({ code: null }));
+        });
+        return { stdout: child.stdout, stderr: child.stderr, exit };
+      },
+      close(): void {
+        for (const pid of children) {
+          try {
+            process.kill(-pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+        children.clear();
+      },
+    };
+  },
+};

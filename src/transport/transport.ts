@@ -1,0 +1,47 @@
+// What the scan needs from a transport: run one script, hand back its output
+// streams and exit status. Everything after this interface (collector,
+// archive) is the same for SSH and for --local, so both give the same archive.
+import type { Readable } from 'node:stream';
+import type { HostKeyPolicy, HostSpec, Phase } from '../types.js';
+
+export interface RemoteProcess {
+  stdout: Readable;
+  stderr: Readable;
+  /** code is null when the channel closed without an exit status (killed, dropped). */
+  exit: Promise<{ code: number | null; signal?: string }>;
+}
+
+export interface Session {
+  /** Runs `/bin/sh -s` with the script on its standard input. */
+  exec(script: string): Promise<RemoteProcess>;
+  /** Tears everything down at once; safe to call more than once. */
+  close(): void;
+  /** What the transport learnt about the peer (server version, algorithms), for scan.json. */
+  readonly info: Record<string, string>;
+}
+
+export interface ConnectOptions {
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  keepaliveCountMax: number;
+  knownHostsFiles: string[];
+  /** Where accept-new records new keys: the first known_hosts file. */
+  knownHostsWriteFile: string;
+  hostKeyPolicy: HostKeyPolicy;
+  /** SSH agent socket, normally $SSH_AUTH_SOCK. */
+  agent?: string;
+  /** Passphrase for encrypted identity files, from the environment, never from argv. */
+  passphrase?: string;
+  /** Aborted when the host deadline passes or the run is interrupted. */
+  signal: AbortSignal;
+  /** Called as the connection moves on, so a deadline can name the phase. */
+  onPhase: (phase: Phase) => void;
+  /** Diagnostics for standard error (host-key warnings under --host-key-policy off). */
+  warn: (message: string) => void;
+}
+
+export interface Transport {
+  readonly name: 'ssh2' | 'local';
+  connect(spec: HostSpec, opts: ConnectOptions): Promise<Session>;
+}
