@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
-import { linuxOctoscanXml } from '../archive/octoscan-xml.js';
 import { asScanError, interruptedError, protocolError, ScanError, timeoutError } from '../errors.js';
 import { FrameError, newToken } from '../probe/frames.js';
 import { buildScript, type ScriptSections } from '../probe/script.js';
@@ -14,7 +13,7 @@ import type { ConnectOptions, Session, Transport } from '../transport/transport.
 import { displayTarget } from '../transport/ssh2-transport.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
-import { integerFact, pythonPlatform, pythonVersion, utcTimestamp } from './facts.js';
+import { finalPlan } from './finalize.js';
 
 export interface ScanSettings {
   outDir: string;
@@ -74,7 +73,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       hostCap: s.hostCap,
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
     });
-    const execStarted = Date.now();
+    const execStarted = performance.now();
     const proc = await abortable(session.exec(script), host.signal);
 
     phase = 'stream';
@@ -91,37 +90,21 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       throw err;
     }
     throwIfAborted(host.signal);
-    const onTargetMs = Date.now() - execStarted;
+    const onTargetMs = performance.now() - execStarted;
     const exit = await abortable(proc.exit, host.signal);
     host.signal.removeEventListener('abort', abortStream);
 
     phase = 'archive';
-    const f = collected.facts;
-    if (f['unsupported'] !== undefined || f['os'] !== 'Linux') {
-      throw new ScanError('unsupported', 'stream', `${where}: unsupported operating system ${JSON.stringify(f['unsupported'] ?? f['os'] ?? '')}`);
-    }
-    const xml = linuxOctoscanXml({
-      uuid,
-      python: pythonVersion(f),
-      platform: pythonPlatform(f),
-      fqdn: f['fqdn'] || spec.host,
-      timestamp: utcTimestamp(f, startedAt),
-      userId: integerFact(f, 'uid'),
-      effectiveUserId: integerFact(f, 'euid'),
-      login: f['login'] ?? '',
-      tag: spec.tag,
-      warnings: collected.warnings,
-      durationMs: onTargetMs,
-    });
+    const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: stderr() });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
       attempt, startedAt, onTargetMs, exit, stderr: stderr(),
     })), { date: now });
-    await writer.add('octoscan.xml', Buffer.from(xml, 'utf8'), { date: now });
-    const { path, bytes } = await writer.commit('scal');
+    for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
+    const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
     phase = 'done';
-    return result('ok', '', { archive: path, bytes, os: 'linux', warnings: collected.warnings.length, onTargetMs });
+    return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
   } catch (err) {
     const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
     if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);

@@ -28,6 +28,7 @@ type Client = InstanceType<typeof Client>;
 export const REMOTE_COMMAND = '/bin/sh -s';
 
 export function displayTarget(spec: Pick<HostSpec, 'host' | 'port' | 'user'>): string {
+  if (spec.port === 0) return `${spec.user}@local`; // --local
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   return `${spec.user}@${host}${spec.port === 22 ? '' : `:${spec.port}`}`;
 }
