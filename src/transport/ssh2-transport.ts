@@ -159,15 +159,18 @@ export const ssh2Transport: Transport = {
         const d = decideHostKey(entries, spec.host, spec.port, key);
         info.hostKeyFingerprint = d.fingerprint;
         if (d.verdict === 'match') return verify(true);
+        // off means no verification, asked for by name: connect, but say so for every host.
+        // A revoked key is an explicit distrust and is refused even then.
+        if (opts.hostKeyPolicy === 'off' && d.verdict !== 'revoked') {
+          const what = d.verdict === 'changed' ? 'host key CHANGED and not verified' : 'host key not verified';
+          opts.warn(`WARNING: ${where}: ${what} (--host-key-policy off): ${d.keyType} ${d.fingerprint}`);
+          return verify(true);
+        }
         if (d.verdict === 'changed' || d.verdict === 'revoked') {
           failure = new ScanError('hostkey-changed', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
           return verify(false);
         }
         // Unknown key.
-        if (opts.hostKeyPolicy === 'off') {
-          opts.warn(`WARNING: ${where}: host key not verified (--host-key-policy off): ${d.keyType} ${d.fingerprint}`);
-          return verify(true);
-        }
         if (opts.hostKeyPolicy === 'accept-new') {
           const job = appendQueue.then(() => appendKnownHost(opts.knownHostsWriteFile, spec.host, spec.port, key));
           appendQueue = job.catch(() => {});
