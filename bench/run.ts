@@ -1,0 +1,11 @@
+// Runs every benchmark in turn: npm run bench
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const here = new URL('.', import.meta.url).pathname;
+for (const [file, args] of [['scan-one.ts', ['5']], ['sweep-farm.ts', []]] as const) {
+  if (!existsSync(here + file)) continue;
+  console.log(`\n== ${file}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', here + file, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}
