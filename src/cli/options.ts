@@ -31,6 +31,7 @@ export interface CliOptions {
   javaDir: string[];
   maxHostBytes: number;
   keepalive: number;
+  passphraseFile?: string;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -66,6 +67,7 @@ export function buildCommand(): Command {
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
     .option('-l, --user <name>', 'default login name (default: the local user name)', defaultUser())
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
+    .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
     .addOption(
       new Option('--host-key-policy <policy>', 'unknown host keys: strict fails the host, accept-new records the key, off skips verification (warns per host); a changed key always fails')
