@@ -8,6 +8,9 @@ import { linuxBefore, linuxAfter } from './linux-common.js';
 import { debianPackages } from './debian.js';
 import { alpinePackages } from './alpine.js';
 import { rpmPackages } from './rhel.js';
+import { darwinProbes } from './macos.js';
+
+export { darwinProbes };
 
 export const linuxProbes: Probe[] = [...linuxBefore, ...debianPackages, ...alpinePackages, ...rpmPackages, ...linuxAfter];
 
@@ -18,4 +21,11 @@ export const linux: TargetFamily = {
   probes: linuxProbes,
 };
 
-export const families: TargetFamily[] = [linux];
+export const darwin: TargetFamily = {
+  name: 'macos',
+  os: 'darwin',
+  description: 'macOS (OS X 10.7 and later, Intel and Apple silicon): the probes of the on-host octoscan.sh',
+  probes: darwinProbes,
+};
+
+export const families: TargetFamily[] = [linux, darwin];

@@ -31,7 +31,7 @@ export const linuxAfter: Probe[] = [
   // Prints "none" and exits 1 on bare metal: that is an answer, not a failure (spec section 8).
   { id: 'detect-virt', kind: 'command', entry: 'cmd/systemd-detect-virt', argv: ['systemd-detect-virt'], okExit: [1], cap: 4 * KiB },
   { id: 'systemctl', kind: 'command', entry: 'cmd/systemctl_units_all', argv: ['systemctl', 'list-units', '-all', '--no-page'], cap: 16 * MiB },
-  { id: 'hyperv', kind: 'glob', entryDir: 'hyperv', pattern: '/var/lib/hyperv/*', binary: true, cap: 16 * MiB, doc: 'Hyper-V KVP pools (binary)' },
+  { id: 'hyperv', kind: 'glob', entryDir: 'hyperv', pattern: '/var/lib/hyperv/*', dotFiles: true, binary: true, cap: 16 * MiB, doc: 'Hyper-V KVP pools (binary)' },
   { id: 'total-memory', kind: 'builtin', builtin: 'total-memory', entry: 'sys/devices/system/memory/octoscan_total_memory' },
   { id: 'java-default', kind: 'builtin', builtin: 'java-default', entry: 'java/static/default_java/version', cap: 256 * KiB },
   { id: 'java-home', kind: 'builtin', builtin: 'java-home', entry: 'java/static/java_home/version', cap: 256 * KiB },

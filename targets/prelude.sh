@@ -19,7 +19,25 @@ _nl='
 # One record: a newline, the token, the fields. Bodies follow B records.
 _r() { printf '\n%s %s\n' "$_T" "$*"; }
 
-_have() { command -v "$1" >/dev/null 2>&1; }
+_have() {
+  command -v "$1" >/dev/null 2>&1 || return 1
+  case $1 in rpm) _not_busybox "$1" ;; esac
+}
+
+# busybox portability: busybox's rpm applet only unpacks package files (it has
+# no database to list), and a busybox shell built with FEATURE_SH_STANDALONE
+# (Debian's busybox-static, many appliances) runs an applet by its name even
+# where no link to it exists, so `command -v rpm` answers on a host with no
+# RPM at all. Such an rpm is not a package manager: the rpm probe is skipped
+# there instead of failing with warning 1004. A bare name from command -v is
+# an applet (or builtin); a path is asked for its version, which busybox
+# answers with its banner.
+_not_busybox() {
+  _nb=$(command -v "$1" 2>/dev/null)
+  case $_nb in /*) ;; *) return 1 ;; esac
+  case $("$_nb" --version 2>&1 </dev/null) in *BusyBox*) return 1 ;; esac
+  return 0
+}
 
 # Be a good guest: lowest CPU priority we may take, lowest best-effort I/O class.
 renice -n 19 -p $$ </dev/null >/dev/null 2>&1
@@ -27,27 +45,52 @@ ionice -c 2 -n 7 -p $$ </dev/null >/dev/null 2>&1
 
 # A deadline for every command. Not timeout(1): it is missing on macOS, and
 # busybox's polls once a second while holding our pipe open, which costs a
-# second per command. A watchdog subshell kills the command at the deadline.
-# It ticks in one-second sleeps, so when it is cancelled nothing outlives it by
-# more than a second, and it closes fds 3 and 4 so it can never hold open the
-# pipes _cmd reads the status and output from (an orphaned sleep on such a pipe
-# would stall the whole scan).
+# second per command. A watchdog (_wd, in the background) kills the command at
+# the deadline. It ticks in one-second sleeps, so when it is cancelled nothing
+# outlives it by more than a second, and it closes fds 3 and 4 so it can never
+# hold open the pipes _cmd reads the status and output from (an orphaned sleep
+# on such a pipe would stall the whole scan).
+_wd() {
+  _tn=0
+  while [ "$_tn" -lt "$2" ]; do sleep 1; _tn=$((_tn + 1)); done
+  kill -9 "$1"
+}
 _to() {
   _tos=$1; shift
   "$@" &
   _top=$!
-  ( _tn=0
-    while [ "$_tn" -lt "$_tos" ]; do sleep 1; _tn=$((_tn + 1)); done
-    kill -9 "$_top" ) </dev/null >/dev/null 2>&1 3>&- 4>&- &
+  _wd "$_top" "$_tos" </dev/null >/dev/null 2>&1 3>&- 4>&- &
   _tow=$!
   wait "$_top"; _tor=$?
   kill "$_tow" 2>/dev/null
   return "$_tor"
 }
 
+# _toin SECONDS ARGV...: _to for a command that reads the standard input it is
+# given (scutil reads its commands there). A shell gives an asynchronous
+# command /dev/null as standard input unless it is redirected explicitly, so
+# the input is passed on through fd 7. The duplication happens on a subshell
+# of its own: bash reading its script from standard input (`sh -s` on macOS
+# and in the RHEL family, where /bin/sh is bash) silently loses the output of
+# a command substitution in which the current shell duplicates fd 0.
+_toin() {
+  ( _tos=$1; shift
+    "$@" <&7 7<&- &
+    _top=$!
+    _wd "$_top" "$_tos" </dev/null >/dev/null 2>&1 3>&- 4>&- 7<&- &
+    _tow=$!
+    wait "$_top"; _tor=$?
+    kill "$_tow" 2>/dev/null
+    exit "$_tor"
+  ) 7<&0
+}
+
 # Byte cap on the target side, so an endless stream stops there (head exits,
-# the writer gets SIGPIPE) instead of crossing the network.
-if _have head; then _cap() { head -c "$1"; }; else _cap() { cat; }; fi
+# the writer gets SIGPIPE) instead of crossing the network. busybox
+# portability: a busybox built without FEATURE_FANCY_HEAD has a head without
+# -c, which would empty every entry; tried once, else the controller's own cap
+# is the only one.
+if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then _cap() { head -c "$1"; }; else _cap() { cat; }; fi
 
 _mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
 _mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
@@ -92,16 +135,38 @@ _glob() {
   done
 }
 
-# _cmd PROBE ENTRY CAP+1 OKEXITS MORE ARGV...: the command's standard output is
-# the entry. The exit status travels through fd 3 because POSIX sh has no
-# pipefail; head sits in the pipe to cap the output.
-_cmd() {
-  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5; shift 5
+# _cmdx PROBE ENTRY CAP+1 OKEXITS MORE SECONDS FLAGS INPUT ARGV...: the
+# command's standard output is the entry. SECONDS is its deadline. FLAGS: e =
+# its standard error goes into the entry too, - = nothing special. INPUT is
+# fed to its standard input ('' = /dev/null). Standard error not kept in the
+# entry is dropped, or passed to the script's own standard error where
+# _clog=1 (the macOS section: the controller keeps it as stderr.log). The
+# exit status travels through fd 3 because POSIX sh has no pipefail; head
+# sits in the pipe to cap the output.
+_cmdx() {
+  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5 _ct=$6 _cf=$7 _ci=$8; shift 8
   _r B "$_cp" - - "$_ce"
-  { _crc=$( { { _to 600 "$@" </dev/null 2>/dev/null; echo $? >&3; } | _cap "$_cc" >&4; } 3>&1 ); } 4>&1
+  { _crc=$( { { _crun "$@"; echo $? >&3; } | _cap "$_cc" >&4; } 3>&1 ); } 4>&1
   _r E "$_crc" "$_cm"
   case " $_co " in *" $_crc "*) return 0 ;; esac
   return 1
+}
+_crun() {
+  if [ -n "$_ci" ]; then printf '%s' "$_ci" | _crun2 _toin "$@"; else _crun2 _to "$@" </dev/null; fi
+}
+_crun2() {
+  _ctf=$1; shift
+  case $_cf in
+    *e*) "$_ctf" "$_ct" "$@" 2>&1 ;;
+    *) if [ "${_clog:-0}" = 1 ]; then "$_ctf" "$_ct" "$@"; else "$_ctf" "$_ct" "$@" 2>/dev/null; fi ;;
+  esac
+}
+
+# _cmd PROBE ENTRY CAP+1 OKEXITS MORE ARGV...: _cmdx with the defaults (600 s,
+# standard error dropped, no input).
+_cmd() {
+  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5; shift 5
+  _cmdx "$_cp" "$_ce" "$_cc" "$_co" "$_cm" 600 - '' "$@"
 }
 
 # _java_record PROBE ENTRY JAVA CAP+1: the spec's version record for one JVM.
@@ -116,7 +181,10 @@ _java_record() {
   if [ -e "$_jd/../lib/management/usagetracker.properties" ] || [ -e "$_jd/../conf/management/usagetracker.properties" ]; then
     _jf=${_jf:+$_jf,}JavaUsageTrackerHome
   fi
-  _jo=$( { _to 60 env -i "$_jj" -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$4")
+  # -XX:-UsePerfData: otherwise every JVM started writes /tmp/hsperfdata_<user>/<pid>
+  # (and may leave the folder behind); the output of -version is the same.
+  # OpenJ9 and other JVMs ignore -XX: options they do not know.
+  _jo=$( { _to 60 env -i "$_jj" -XX:-UsePerfData -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$4")
   case $_jo in
     *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
     *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came

@@ -16,7 +16,8 @@ export function safeSegment(raw: Buffer): string {
     const ch = String.fromCharCode(byte);
     out += byte < 0x80 && SAFE_BYTE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
-  if (out === '' ) return '%00';
+  // A lone % is what no escaped name can be (escapes are always %XX), so it stays distinct.
+  if (out === '') return '%';
   // "." and ".." would be path navigation for whoever unpacks the archive.
   if (out === '.' || out === '..') return out.replace(/\./g, '%2E');
   return out;

@@ -2,14 +2,15 @@
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError } from 'commander';
+import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
-import { linuxProbes } from '../../targets/index.js';
+import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const opts = readOptions(cmd);
-  let plan: { hosts: HostSpec[]; columns: string[]; skipped: number };
+  let plan: Plan;
   try {
     plan = await prepare(opts);
   } catch (err) {
@@ -46,7 +47,36 @@ export async function main(argv: string[]): Promise<number> {
   return run(opts, plan);
 }
 
-async function prepare(opts: CliOptions): Promise<{ hosts: HostSpec[]; columns: string[]; skipped: number }> {
+interface Plan {
+  hosts: HostSpec[];
+  columns: string[];
+  skipped: number;
+  passphrase?: string;
+}
+
+/**
+ * The key passphrase, from a file only its owner can read, or the environment.
+ * Never from an argument: arguments are visible to every user in ps.
+ */
+async function readPassphrase(opts: CliOptions): Promise<string | undefined> {
+  if (opts.passphraseFile) {
+    const st = await stat(opts.passphraseFile).catch((err: Error) => {
+      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: ${err.message}`);
+    });
+    if (!st.isFile()) throw new UsageError(`--passphrase-file ${opts.passphraseFile}: not a file`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    const text = await readFile(opts.passphraseFile, 'utf8');
+    return text.replace(/\r?\n$/, '');
+  }
+  const fromEnv = process.env.OCTOSCAN_SSH_PASSPHRASE || undefined;
+  // Gone from our environment, so no child (the --local shell, its probes) can inherit it.
+  delete process.env.OCTOSCAN_SSH_PASSPHRASE;
+  return fromEnv;
+}
+
+async function prepare(opts: CliOptions): Promise<Plan> {
   const out = resolve(opts.out);
   const st = await stat(out).catch(() => undefined);
   if (!st?.isDirectory()) throw new UsageError(`--out ${opts.out}: not a folder`);
@@ -91,14 +121,14 @@ async function prepare(opts: CliOptions): Promise<{ hosts: HostSpec[]; columns: 
     hosts = hosts.filter((h) => !done.has(resumeKey(h)));
     skipped = before - hosts.length;
   }
-  return { hosts, columns, skipped };
+  return { hosts, columns, skipped, passphrase: await readPassphrase(opts) };
 }
 
 function defaultIdentities(): string[] {
   return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
 }
 
-async function run(opts: CliOptions, plan: { hosts: HostSpec[]; columns: string[]; skipped: number }): Promise<number> {
+async function run(opts: CliOptions, plan: Plan): Promise<number> {
   const started = Date.now();
   const removed = await sweepStaleTemporaries(opts.out);
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
@@ -109,14 +139,21 @@ async function run(opts: CliOptions, plan: { hosts: HostSpec[]; columns: string[
   // First signal: stop starting hosts, abort those in flight, then report.
   // Second signal: leave at once (temporaries are swept at the next start).
   const interrupt = new AbortController();
+  // Every host in flight (and every retry back-off) listens on this one
+  // signal; past 10 Node prints a MaxListenersExceededWarning into stderr.
+  setMaxListeners(0, interrupt.signal);
   let signals = 0;
+  let sweeping = true;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       process.stderr.write(`\noctoscan-remote: ${sig} again, exiting now\n`);
       process.exit(EXIT.interrupted);
     }
-    progress.log(`octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`);
+    const message = `octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`;
+    // Once the bar is stopped, progress.log would start it again.
+    if (sweeping) progress.log(message);
+    else process.stderr.write(`${message}\n`);
     interrupt.abort();
   };
   process.on('SIGINT', onSignal);
@@ -134,10 +171,10 @@ async function run(opts: CliOptions, plan: { hosts: HostSpec[]; columns: string[
       knownHostsWriteFile: opts.knownHosts,
       hostKeyPolicy: opts.hostKeyPolicy,
       agent: process.env.SSH_AUTH_SOCK || undefined,
-      passphrase: process.env.OCTOSCAN_SSH_PASSPHRASE || undefined,
+      passphrase: plan.passphrase,
     },
     hostTimeoutMs: opts.hostTimeout * 1000,
-    sections: { linux: linuxProbes },
+    sections: { linux: linuxProbes, darwin: darwinProbes },
     javaDirs: opts.javaDir,
     hostCap: opts.maxHostBytes,
     warn: (m) => progress.log(m),
@@ -159,17 +196,27 @@ async function run(opts: CliOptions, plan: { hosts: HostSpec[]; columns: string[
         emit(o);
       },
     });
+  } catch (err) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    throw err;
   } finally {
+    sweeping = false;
     progress.stop();
+  }
+  // The handlers stay until the report is written: without them a signal now
+  // would kill the process outright, with no report and no exit code 130.
+  try {
+    if (opts.report) await writeReport(opts.report, outcomes);
+    const failed = outcomes.filter((o) => o.class !== 'ok');
+    if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
+    if (plan.hosts.length > 1 || failed.length || !tty) process.stderr.write(`${summaryLine(outcomes, Date.now() - started)}\n`);
+    if (interrupt.signal.aborted) return EXIT.interrupted;
+    return failed.length ? EXIT.failed : EXIT.ok;
+  } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (opts.report) await writeReport(opts.report, outcomes);
-  const failed = outcomes.filter((o) => o.class !== 'ok');
-  if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
-  if (plan.hosts.length > 1 || failed.length || !tty) process.stderr.write(`${summaryLine(outcomes, Date.now() - started)}\n`);
-  if (interrupt.signal.aborted) return EXIT.interrupted;
-  return failed.length ? EXIT.failed : EXIT.ok;
 }
 
 export { scanHost };

@@ -77,6 +77,8 @@ export class FrameParser {
           if (this.pending.length > MAX_HEADER) throw new FrameError(`record header longer than ${MAX_HEADER} bytes`);
           break;
         }
+        // Checked here too: with the newline in the same chunk the check above never runs.
+        if (nl > MAX_HEADER) throw new FrameError(`record header longer than ${MAX_HEADER} bytes`);
         const line = this.pending.subarray(0, nl);
         this.pending = this.pending.subarray(nl + 1);
         const frame = parseHeader(line);
@@ -104,7 +106,9 @@ export class FrameParser {
       this.pending = this.pending.subarray(at + this.delim.length);
       this.state = 'header';
     }
-    if (this.state !== 'body' && this.state !== 'header') this.pending = Buffer.from(this.pending);
+    // Own copy of what is kept: the caller may reuse the buffer it handed us.
+    // At most a header plus a delimiter's length, so the copy is small.
+    this.pending = Buffer.from(this.pending);
     return frames;
   }
 

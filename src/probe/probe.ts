@@ -37,6 +37,8 @@ export interface GlobProbe extends ProbeBase {
   rootOnly?: string[];
   /** Raw binary files stored uncompressed with the source's mode (hyperv). */
   binary?: boolean;
+  /** Also match names starting with a dot, which * skips (Hyper-V's pools are .kvp_pool_<n>). */
+  dotFiles?: boolean;
 }
 
 /** Run a command found on PATH; its standard output is the entry. */

@@ -11,12 +11,22 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** A glob with its literal parts quoted and only * ? left active, e.g. '/etc/'*'-release'. */
+/**
+ * A glob with its literal parts quoted and only * ? and simple bracket
+ * expressions ([!.], [0-9]) left active, e.g. '/etc/'*'-release'.
+ */
 export function shGlob(pattern: string): string {
   return pattern
-    .split(/([*?])/)
-    .map((part) => (part === '*' || part === '?' ? part : part === '' ? '' : shq(part)))
+    .split(/(\*|\?|\[!?[A-Za-z0-9._-]+\])/)
+    .map((part, i) => (i % 2 === 1 ? part : part === '' ? '' : shq(part)))
     .join('');
+}
+
+/** The probe's pattern, plus the two that match dot files without matching . and .. */
+function globsOf(p: Extract<Probe, { kind: 'glob' }>): string[] {
+  if (!p.dotFiles) return [p.pattern];
+  const dir = p.pattern.slice(0, p.pattern.lastIndexOf('/') + 1);
+  return [p.pattern, `${dir}.[!.]*`, `${dir}..?*`];
 }
 
 export interface ScriptOptions {
@@ -29,6 +39,27 @@ let preludeCache: string | undefined;
 export function prelude(): string {
   preludeCache ??= readFileSync(join(packageRoot(), 'targets', 'prelude.sh'), 'utf8');
   return preludeCache;
+}
+
+let preludeDarwinCache: string | undefined;
+/** The macOS-only functions, placed inside the Darwin branch so Linux hosts never parse them. */
+export function preludeDarwin(): string {
+  preludeDarwinCache ??= readFileSync(join(packageRoot(), 'targets', 'prelude-darwin.sh'), 'utf8');
+  return preludeDarwinCache;
+}
+
+/** Builtins that exist only in one section's prelude. */
+const DARWIN_BUILTINS = new Set(['mac-apps', 'mac-java-plists', 'mac-java-static', 'mac-virtualbox']);
+
+/** The default deadline of a command, in seconds (_cmd in prelude.sh). */
+export const DEFAULT_COMMAND_TIMEOUT = 600;
+
+/** The program a command probe runs: argv[0], or for absolute probes the first absolute path (after e.g. `nice -n 20`). */
+export function commandProgram(p: Extract<Probe, { kind: 'command' }>): string {
+  if (!p.absolute) return p.argv[0];
+  const prog = p.argv.find((a) => a.startsWith('/'));
+  if (!prog) throw new Error(`probe ${p.id}: absolute is set but no argument is an absolute path`);
+  return prog;
 }
 
 const capArg = (p: Probe): string => String((p.cap ?? DEFAULT_ENTRY_CAP) + 1);
@@ -45,17 +76,38 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
       return `${branches.join('\n')}\nelse _r S ${id} absent; fi`;
     }
     case 'glob':
-      body = `_glob ${id} ${shq(p.entryDir)} ${capArg(p)} ${shq((p.rootOnly ?? []).join(' '))} ${p.binary ? 1 : 0} ${shGlob(p.pattern)}`;
+      body = `_glob ${id} ${shq(p.entryDir)} ${capArg(p)} ${shq((p.rootOnly ?? []).join(' '))} ${p.binary ? 1 : 0} ${globsOf(p).map(shGlob).join(' ')}`;
       absent = 'absent';
       break;
     case 'command': {
       const attempts = [p.argv, ...(p.fallbackArgv ?? [])];
       const ok = shq(['0', ...(p.okExit ?? []).map(String)].join(' '));
-      body = attempts
-        .map((argv, i) => `_cmd ${id}#${i} ${shq(p.entry)} ${capArg(p)} ${ok} ${i < attempts.length - 1 ? 1 : 0} ${argv.map(shq).join(' ')}`)
-        .join(' ||\n  ');
-      guards.push(`_have ${shq(p.argv[0])}`);
-      absent = `not-found:${p.argv[0]}`;
+      // Probes using none of the extended fields keep the short _cmd form.
+      const extended = p.input !== undefined || p.withStderr || p.always || p.absolute || p.timeout !== undefined;
+      const timeout = p.timeout ?? DEFAULT_COMMAND_TIMEOUT;
+      if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86400) throw new Error(`probe ${id}: timeout must be whole seconds from 1 to 86400`);
+      const flags = p.withStderr ? 'e' : '-';
+      const call = (argv: string[], i: number): string => {
+        const head = `${id}#${i} ${shq(p.entry)} ${capArg(p)} ${ok} ${i < attempts.length - 1 ? 1 : 0}`;
+        return extended
+          ? `_cmdx ${head} ${timeout} ${flags} ${shq(p.input ?? '')} ${argv.map(shq).join(' ')}`
+          : `_cmd ${head} ${argv.map(shq).join(' ')}`;
+      };
+      body = attempts.map(call).join(' ||\n  ');
+      const prog = commandProgram(p);
+      if (p.absolute) {
+        if (p.argv[0] !== prog) guards.push(`_have ${shq(p.argv[0])}`);
+        guards.push(`[ -x ${shq(prog)} ]`);
+      } else {
+        guards.push(`_have ${shq(prog)}`);
+      }
+      absent = `not-found:${prog}`;
+      if (p.always) {
+        // The reference writes these whatever happens: a missing program gives the
+        // entry its shell's complaint (where standard error is kept) or nothing.
+        const complaint = p.withStderr ? `printf '%s: No such file or directory\\n' ${shq(prog)}; ` : '';
+        absent = `${absent}; _r B ${id} - - ${shq(p.entry)}; ${complaint}_r E 127`;
+      }
       break;
     }
     case 'builtin': {
@@ -78,6 +130,18 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
         case 'java-dynamic':
           body = `_java_dynamic ${id} ${capArg(p)}`;
           break;
+        case 'mac-apps':
+          body = `_mac_apps ${id} ${capArg(p)}`;
+          break;
+        case 'mac-java-plists':
+          body = `_mac_java_plists ${id} ${capArg(p)}`;
+          break;
+        case 'mac-java-static':
+          body = `_mac_java_static ${id} ${capArg(p)}`;
+          break;
+        case 'mac-virtualbox':
+          body = `_mac_virtualbox ${id} ${capArg(p)}`;
+          break;
       }
       absent = 'absent';
       break;
@@ -99,13 +163,29 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
 
 export interface ScriptSections {
   linux: Probe[];
-  /** Absent until the macOS family exists; a Darwin host then reports unsupported. */
+  /** The macOS probes; without them a Darwin host reports unsupported. */
   darwin?: Probe[];
+}
+
+/** Probe ids name probes in frame headers across both sections, so they must be unique; builtins must exist in their section. */
+export function checkSections(sections: ScriptSections): void {
+  const seen = new Set<string>();
+  for (const [os, probes] of [['linux', sections.linux], ['darwin', sections.darwin ?? []]] as const) {
+    for (const p of probes) {
+      if (!/^[a-z0-9-]+$/.test(p.id)) throw new Error(`probe id ${JSON.stringify(p.id)} is not [a-z0-9-]+`);
+      if (seen.has(p.id)) throw new Error(`probe id ${p.id} is used twice`);
+      seen.add(p.id);
+      if (p.kind === 'builtin' && DARWIN_BUILTINS.has(p.builtin) !== (os === 'darwin')) {
+        throw new Error(`probe ${p.id}: builtin ${p.builtin} does not exist in the ${os} section`);
+      }
+    }
+  }
 }
 
 /** The whole script: token, prelude, facts, the right section for the detected OS, end record. */
 export function buildScript(sections: ScriptSections, opts: ScriptOptions): string {
   if (!/^@@OCTO:[0-9a-f]{32}@@$/.test(opts.token)) throw new Error('bad frame token');
+  checkSections(sections);
   for (const d of opts.javaDirs ?? []) {
     if (!d.startsWith('/')) throw new Error(`Java search folder must be an absolute path: ${JSON.stringify(d)}`);
   }
@@ -119,7 +199,7 @@ export function buildScript(sections: ScriptSections, opts: ScriptOptions): stri
     '_facts_linux',
     section(sections.linux),
     ';;',
-    ...(sections.darwin ? ['Darwin)', '_facts_darwin', section(sections.darwin), ';;'] : []),
+    ...(sections.darwin ? ['Darwin)', preludeDarwin(), '_facts_darwin', section(sections.darwin), ';;'] : []),
     '*) _r I unsupported "$(uname -s 2>/dev/null </dev/null)" ;;',
     'esac',
     '_r Z',

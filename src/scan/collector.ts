@@ -200,6 +200,12 @@ export class Collector {
     this.open = undefined;
     if (e.name === undefined) return e.buffer.discard();
     const p = e.probe;
+    if (e.truncated && e.kept === 0) {
+      // Nothing of it fitted under the host cap: an empty entry would read as
+      // "no packages", "no processes". Leave it out and say why in scan.json.
+      this.result.skips.push({ probe: p.id, reason: `host-cap:${e.name}` });
+      return e.buffer.discard();
+    }
     let keep: boolean;
     if (p.kind === 'command') {
       // The target's head cuts the pipe at the cap, so a truncated command dies of SIGPIPE: still an answer.
@@ -220,8 +226,14 @@ export class Collector {
     }
     this.written.add(e.name);
     const date = this.entryDate(e);
-    const binaryMode = p.kind === 'glob' && p.binary ? (e.mode ?? 0o644) : undefined;
-    await this.opts.writer.add(e.name, await e.buffer.content(), { date, binaryMode });
+    // The source's permission bits only: a target must not plant setuid, setgid or sticky bits in the archive.
+    const binaryMode = p.kind === 'glob' && p.binary ? (e.mode ?? 0o644) & 0o777 : undefined;
+    try {
+      await this.opts.writer.add(e.name, await e.buffer.content(), { date, binaryMode });
+    } catch (err) {
+      await e.buffer.discard(); // a failed write (ENOSPC) must not leave the spill file behind
+      throw err;
+    }
     this.result.entries.push({ name: e.name, probe: p.id, bytes: e.kept, truncated: e.truncated });
   }
 

@@ -43,11 +43,16 @@ export class EntryBuffer {
     const path = this.path!;
     const stream = createReadStream(path);
     stream.on('close', () => void unlink(path).catch(() => {}));
+    this.stream = stream;
     return stream;
   }
 
+  private stream: Readable | undefined;
+
+  /** Drops the content; also after content() when writing it failed (the reader may never have closed). */
   async discard(): Promise<void> {
     this.chunks = [];
+    this.stream?.destroy();
     if (this.file) {
       await this.file.close().catch(() => {});
       this.file = undefined;

@@ -19,7 +19,8 @@ export function pythonPlatform(f: Facts): string {
 
 /** Python's platform._platform(): join, replace separators, drop "unknown", fold "--". */
 export function platformJoin(parts: string[]): string {
-  let p = parts.map((x) => x.trim()).filter((x) => x.length > 0).join('-');
+  // Python filters empty parts first and strips after: a blank part still leaves its dash.
+  let p = parts.filter((x) => x.length > 0).map((x) => x.trim()).join('-');
   p = p.replace(/ /g, '_').replace(/[/\\:;"()]/g, '-').replace(/unknown/g, '');
   while (p.includes('--')) p = p.replace(/--/g, '-');
   while (p.endsWith('-')) p = p.slice(0, -1);

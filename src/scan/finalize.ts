@@ -1,11 +1,12 @@
 // The entries the controller writes itself once the probe output is in, per
 // operating system: octoscan.xml in its Linux or macOS form, and whatever else
 // that form needs. scan-host.ts stays the same for every OS.
-import { linuxOctoscanXml } from '../archive/octoscan-xml.js';
+import { linuxOctoscanXml, macOctoscanXml } from '../archive/octoscan-xml.js';
 import { ScanError } from '../errors.js';
 import type { HostSpec } from '../types.js';
 import type { Collected } from './collector.js';
-import { integerFact, pythonPlatform, pythonVersion, utcTimestamp } from './facts.js';
+import { version } from '../version.js';
+import { integerFact, localTimestamp, pythonPlatform, pythonVersion, utcTimestamp } from './facts.js';
 
 export interface FinalContext {
   uuid: string;
@@ -28,6 +29,7 @@ export interface FinalPlan {
 export function finalPlan(c: FinalContext): FinalPlan {
   const f = c.collected.facts;
   if (f['unsupported'] === undefined && f['os'] === 'Linux') return linuxPlan(c);
+  if (f['unsupported'] === undefined && f['os'] === 'Darwin') return darwinPlan(c);
   throw new ScanError('unsupported', 'stream', `${c.where}: unsupported operating system ${JSON.stringify(f['unsupported'] ?? f['os'] ?? '')}`);
 }
 
@@ -47,4 +49,40 @@ function linuxPlan(c: FinalContext): FinalPlan {
     durationMs: c.onTargetMs,
   });
   return { os: 'linux', ext: 'scal', entries: [{ name: 'octoscan.xml', data: Buffer.from(xml, 'utf8') }] };
+}
+
+/**
+ * macOS (spec sections 3 and 5): no warnings in octoscan.xml; the reference
+ * sends its diagnostics to stdout.log and stderr.log entries instead. Here
+ * stdout.log is this scan's account of what it skipped and what went wrong
+ * (the W and S records), stderr.log the target's standard error, which on
+ * macOS carries the probe commands' own complaints.
+ */
+function darwinPlan(c: FinalContext): FinalPlan {
+  const f = c.collected.facts;
+  const xml = macOctoscanXml({
+    uuid: c.uuid,
+    fqdn: f['fqdn'] || c.spec.host,
+    shell: f['shell'] || 'bash none',
+    timestamp: localTimestamp(f, c.startedAt),
+    platform: f['uname-v'] ?? '',
+    tag: c.spec.tag,
+    login: f['login'] ?? '',
+    userId: integerFact(f, 'euid'),
+    kerberos: f['kerberos'] === 'true',
+  });
+  const log = [
+    `octoscan-remote ${version()}: macOS scan of ${c.where}`,
+    ...c.collected.skips.map((s) => `skipped ${s.probe}: ${s.reason}`),
+    ...c.collected.warnings.map((w) => `warning ${w.id}: ${w.message}`),
+  ];
+  return {
+    os: 'darwin',
+    ext: 'scam',
+    entries: [
+      { name: 'stdout.log', data: Buffer.from(`${log.join('\n')}\n`, 'utf8') },
+      { name: 'stderr.log', data: Buffer.from(c.stderr, 'utf8') },
+      { name: 'octoscan.xml', data: Buffer.from(xml, 'utf8') },
+    ],
+  };
 }

@@ -1,6 +1,15 @@
 // The on-host scanner words command failures with Python's repr() of the argv
 // list (warning 1004); the import shows these messages, so we word them alike.
 
+// What Python's str.isprintable() rejects: the Other and Separator categories (space aside).
+const NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
+function escapeCodePoint(cp: number): string {
+  if (cp < 0x100) return `\\x${cp.toString(16).padStart(2, '0')}`;
+  if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, '0')}`;
+  return `\\U${cp.toString(16).padStart(8, '0')}`;
+}
+
 export function pyStr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
@@ -11,7 +20,7 @@ export function pyStr(s: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (ch !== ' ' && NOT_PRINTABLE.test(ch)) out += escapeCodePoint(cp);
     else out += ch;
   }
   return out + quote;

@@ -1,0 +1,1 @@
+_java_default java-default 'java/static/default_java/version' 262145

@@ -1,0 +1,1 @@
+_java_dynamic java-dynamic 4194305

@@ -1,0 +1,1 @@
+_java_home java-home 'java/static/java_home/version' 262145

@@ -1,0 +1,1 @@
+_glob release 'release' 1048577 '' 0 '/etc/'*'-release'

@@ -1,0 +1,1 @@
+_total_memory total-memory 'sys/devices/system/memory/octoscan_total_memory'
