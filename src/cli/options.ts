@@ -60,7 +60,7 @@ function defaultUser(): string {
 
 export function buildCommand(): Command {
   return new Command('octoscan-remote')
-    .description('Agentless OctoSAM Inventory scanner: scans Linux hosts over SSH into <uuid>.scal archives.')
+    .description('Agentless OctoSAM Inventory scanner: scans Linux and macOS hosts over SSH into <uuid>.scal / <uuid>.scam archives.')
     .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')

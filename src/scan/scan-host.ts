@@ -29,7 +29,9 @@ export interface ScanSettings {
   signal?: AbortSignal;
 }
 
-const STDERR_KEEP = 4096;
+// The target's standard error: diagnostics on Linux, the stderr.log entry on macOS (where
+// the reference keeps all of it), so keep a generous head and count the rest.
+const STDERR_KEEP = 1024 * 1024;
 
 export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Promise<HostOutcome> {
   const startedAt = new Date();
@@ -98,7 +100,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: stderr() });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
-      attempt, startedAt, onTargetMs, exit, stderr: stderr(),
+      attempt, startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096),
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
