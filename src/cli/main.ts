@@ -3,7 +3,7 @@
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError } from 'commander';
 import { setMaxListeners } from 'node:events';
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -147,7 +147,8 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
-      process.stderr.write(`\noctoscan-remote: ${sig} again, exiting now\n`);
+      // Synchronous: process.exit() drops whatever is still queued for a slow stderr pipe.
+      writeSync(2, `\noctoscan-remote: ${sig} again, exiting now\n`);
       process.exit(EXIT.interrupted);
     }
     const message = `octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`;

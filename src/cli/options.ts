@@ -75,7 +75,7 @@ export function buildCommand(): Command {
         .default('strict'),
     )
     .option('--local', 'scan this machine through the local /bin/sh instead of SSH', false)
-    .option('--connect-timeout <seconds>', 'deadline for name lookup, TCP connect and SSH key exchange', seconds('--connect-timeout'), 15)
+    .option('--connect-timeout <seconds>', 'one deadline for name lookup, TCP connect and SSH key exchange together', seconds('--connect-timeout'), 15)
     .option('--auth-timeout <seconds>', 'deadline for authentication', seconds('--auth-timeout'), 30)
     .option('--host-timeout <seconds>', 'deadline for a whole host, connection to archive', seconds('--host-timeout'), 900)
     .option('--keepalive <seconds>', 'SSH keepalive interval; 3 unanswered keepalives end the host', seconds('--keepalive'), 15)

@@ -48,7 +48,8 @@ async function scanWithRetries(spec: HostSpec, settings: ScanSettings, opts: Swe
     try {
       await sleep(delay, undefined, { signal: settings.signal });
     } catch {
-      return { ...o, durationMs: Date.now() - first };
+      // Interrupted while waiting to retry: the host was not given its chance.
+      return { ...o, class: 'interrupted', message: `interrupted before retry ${attempt + 1} (last attempt: ${o.message})`, durationMs: Date.now() - first };
     }
   }
 }

@@ -77,13 +77,17 @@ export const ssh2Transport: Transport = {
       opts.onPhase(p);
     };
     if (opts.signal.aborted) throw interruptedError(where, phase);
+    // One connect budget for lookup, TCP connect and key exchange together.
+    const connectDeadline = performance.now() + opts.connectTimeoutMs;
+    const connectLeft = (): number => Math.max(0, connectDeadline - performance.now());
+    const connectSeconds = opts.connectTimeoutMs / 1000;
 
     // Resolve. An IP literal needs no lookup (and must not be looked up: no DNS traffic for it).
     enter('resolve');
     let address = spec.host;
     if (!isIP(spec.host)) {
       try {
-        address = (await withDeadline(lookup(spec.host), opts.connectTimeoutMs, () => timeoutError(where, 'resolve', opts.connectTimeoutMs / 1000, 'connect'), opts.signal, () => interruptedError(where, 'resolve'))).address;
+        address = (await withDeadline(lookup(spec.host), connectLeft(), () => timeoutError(where, 'resolve', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'resolve'))).address;
       } catch (err) {
         if (err instanceof ScanError) throw err;
         throw dnsError(spec.host, err as NodeJS.ErrnoException);
@@ -99,7 +103,7 @@ export const ssh2Transport: Transport = {
     });
     sock.connect({ host: address, port: spec.port });
     try {
-      await withDeadline(connected, opts.connectTimeoutMs, () => timeoutError(where, 'connect', opts.connectTimeoutMs / 1000, 'connect'), opts.signal, () => interruptedError(where, 'connect'));
+      await withDeadline(connected, connectLeft(), () => timeoutError(where, 'connect', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'connect'));
     } catch (err) {
       sock.destroy();
       throw err;
@@ -123,8 +127,12 @@ export const ssh2Transport: Transport = {
       else methods.push({ type: 'publickey', username: spec.user, key });
     }
 
+    let authenticated = false;
     const ready = new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve);
+      client.once('ready', () => {
+        authenticated = true;
+        resolve();
+      });
       client.once('error', (err: Error & { level?: string }) => {
         if (failure) return reject(failure);
         if (err.level === 'client-authentication') return reject(authError(where, spec.user, [...tried, ...notes]));
@@ -143,8 +151,11 @@ export const ssh2Transport: Transport = {
       info.cipher = negotiated.cs.cipher;
       enter('auth');
       authTimer = setTimeout(() => {
-        failure ??= timeoutError(where, 'auth', opts.authTimeoutMs / 1000, 'authentication');
-        client.destroy();
+        setImmediate(() => {
+          if (authenticated) return;
+          failure ??= timeoutError(where, 'auth', opts.authTimeoutMs / 1000, 'authentication');
+          client.destroy();
+        });
       }, opts.authTimeoutMs);
     });
     let authTimer: NodeJS.Timeout | undefined;
@@ -200,11 +211,15 @@ export const ssh2Transport: Transport = {
 
     // The handshake deadline: banner and key exchange share the connect timeout.
     const handshakeTimer = setTimeout(() => {
-      if (phase === 'handshake') {
-        failure ??= timeoutError(where, 'handshake', opts.connectTimeoutMs / 1000, 'connect');
-        client.destroy();
-      }
-    }, opts.connectTimeoutMs);
+      // One turn of the event loop first: after a stall of the controller,
+      // data that already arrived must be handled before we call the peer slow.
+      setImmediate(() => {
+        if (phase === 'handshake') {
+          failure ??= timeoutError(where, 'handshake', connectSeconds, 'connect');
+          client.destroy();
+        }
+      });
+    }, connectLeft());
     const onAbort = (): void => {
       failure ??= opts.signal.reason instanceof ScanError ? opts.signal.reason : interruptedError(where, phase);
       client.destroy();
@@ -265,7 +280,9 @@ async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onTimeout()), ms);
+        // Deferred by one turn of the event loop: when the controller itself
+        // stalled, an answer that is already in must win over the timer.
+        timer = setTimeout(() => setImmediate(() => reject(onTimeout())), ms);
       }),
       new Promise<never>((_, reject) => {
         abortListener = () => reject(signal.reason instanceof ScanError ? signal.reason : onAbort());
