@@ -20,6 +20,8 @@ export interface CollectorOptions {
   hostCap?: number;
   /** A fresh spill-file path in the output folder, for entries too big for memory. */
   spillPath: () => string;
+  /** Called once the end record (Z) has arrived: the output is complete from then on. */
+  onDone?: () => void;
   now?: () => number;
 }
 
@@ -141,6 +143,7 @@ export class Collector {
         return this.finish(frame.rc, frame.more);
       case 'done':
         if (this.open) throw new FrameError(`script ended inside entry ${this.open.name ?? this.open.probe.id}`);
+        this.opts.onDone?.();
         return;
     }
   }

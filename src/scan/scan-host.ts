@@ -32,6 +32,12 @@ export interface ScanSettings {
 // The target's standard error: diagnostics on Linux, the stderr.log entry on macOS (where
 // the reference keeps all of it), so keep a generous head and count the rest.
 const STDERR_KEEP = 1024 * 1024;
+/**
+ * How long the channel may stay open after the end record. The shell has run
+ * `exit 0` by then; only a process it left behind can still hold the pipe
+ * open (sshd waits for it), and that must not cost a complete scan.
+ */
+export const AFTER_END_GRACE_MS = 2000;
 
 export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Promise<HostOutcome> {
   const startedAt = new Date();
@@ -49,6 +55,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
   let session: Session | undefined;
   let writer: ArchiveWriter | undefined;
   let collector: Collector | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
   const result = (cls: HostOutcome['class'], message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
     spec, class: cls, phase, message, startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: attempt, ...extra,
   });
@@ -74,6 +81,9 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       writer,
       hostCap: s.hostCap,
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
+      onDone: () => {
+        lingerTimer = setTimeout(() => session?.close(), AFTER_END_GRACE_MS);
+      },
     });
     const execStarted = performance.now();
     const proc = await abortable(session.exec(script), host.signal);
@@ -113,6 +123,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     return result(e.cls, e.message, { phase: e.phase, transient: e.transient });
   } finally {
     clearTimeout(deadline);
+    clearTimeout(lingerTimer);
     s.signal?.removeEventListener('abort', onInterrupt);
     session?.close();
     await collector?.dispose();
