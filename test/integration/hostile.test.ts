@@ -50,23 +50,14 @@ import {
   textLines,
 } from '../helpers/fake-ssh-server.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
+import { workspace } from '../helpers/workspace.js';
 
 const MiB = 1024 * 1024;
 /** How late a deadline may fire and still count as "at its deadline". */
 const MARGIN_MS = 1000;
 
-const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'octoscan-hostile-'));
-after(async () => {
-  await closeAllFakeSsh();
-  rmSync(tmpRoot, { recursive: true, force: true });
-});
-
-let dirs = 0;
-function freshDir(kind: string): string {
-  const d = path.join(tmpRoot, `${kind}-${++dirs}`);
-  mkdirSync(d);
-  return d;
-}
+after(closeAllFakeSsh);
+const freshDir = workspace('octoscan-hostile-');
 
 interface Run {
   outcome: HostOutcome;

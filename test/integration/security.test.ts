@@ -36,6 +36,7 @@ import {
   startFakeSsh,
 } from '../helpers/fake-ssh-server.js';
 import { createTestUser, sshdAvailable, startSshd } from '../helpers/sshd.js';
+import { workspace } from '../helpers/workspace.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const cliPath = path.join(repo, 'bin', 'octoscan-remote.js');
@@ -43,18 +44,8 @@ const cliSkip = existsSync(path.join(repo, 'dist', 'src', 'cli', 'main.js')) ? u
 const sshdSkip = sshdAvailable();
 if (sshdSkip) console.error(`\n*** SKIPPING real-sshd security tests: ${sshdSkip} ***\n`);
 
-const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'octoscan-security-'));
-after(async () => {
-  await closeAllFakeSsh();
-  rmSync(tmpRoot, { recursive: true, force: true });
-});
-
-let dirs = 0;
-function freshDir(kind: string): string {
-  const d = path.join(tmpRoot, `${kind}-${++dirs}`);
-  mkdirSync(d);
-  return d;
-}
+after(closeAllFakeSsh);
+const freshDir = workspace('octoscan-security-');
 
 interface CliRun {
   code: number | null;
