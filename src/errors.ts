@@ -66,9 +66,16 @@ export function internalError(where: string, phase: Phase, err: unknown): ScanEr
   return new ScanError('internal', phase, `${where}: internal error: ${detail}`);
 }
 
+const OUTPUT_FOLDER_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
+
 /** Anything thrown during a scan, as a ScanError. */
 export function asScanError(err: unknown, where: string, phase: Phase): ScanError {
   if (err instanceof ScanError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && OUTPUT_FOLDER_CODES.has(code)) {
+    // Not the target's fault and not a bug: the controller's own disk or limits.
+    return new ScanError('internal', phase, `${where}: cannot write the archive: ${(err as Error).message}; nothing was kept`);
+  }
   return internalError(where, phase, err);
 }
 
