@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const here = new URL('.', import.meta.url).pathname;
-for (const [file, args] of [['scan-one.ts', ['5']], ['sweep-farm.ts', []]] as const) {
+for (const [file, args] of [['scan-one.ts', ['5']], ['sweep-farm.ts', ['--replay']]] as const) {
   if (!existsSync(here + file)) continue;
   console.log(`\n== ${file}`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', here + file, ...args], { stdio: 'inherit' });
