@@ -29,6 +29,22 @@ function globsOf(p: Extract<Probe, { kind: 'glob' }>): string[] {
   return [p.pattern, `${dir}.[!.]*`, `${dir}..?*`];
 }
 
+/** The prelude function behind each builtin probe, and whether it takes a byte cap. */
+const BUILTINS: Record<Extract<Probe, { kind: 'builtin' }>['builtin'], { fn: string; cap: boolean }> = {
+  'total-memory': { fn: '_total_memory', cap: false },
+  'java-default': { fn: '_java_default', cap: true },
+  'java-home': { fn: '_java_home', cap: true },
+  'java-static': { fn: '_java_static', cap: true },
+  'java-dynamic': { fn: '_java_dynamic', cap: true },
+  'mac-apps': { fn: '_mac_apps', cap: true },
+  'mac-java-plists': { fn: '_mac_java_plists', cap: true },
+  'mac-java-static': { fn: '_mac_java_static', cap: true },
+  'mac-virtualbox': { fn: '_mac_virtualbox', cap: true },
+};
+
+/** Where the Linux Java search always looks (spec section 4); -J adds more. */
+const JAVA_DIRS = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java'];
+
 export interface ScriptOptions {
   token: string;
   /** Extra folders searched for Java (-J), absolute paths. */
@@ -111,38 +127,13 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
       break;
     }
     case 'builtin': {
-      const entry = p.entry ? shq(p.entry) : '';
-      switch (p.builtin) {
-        case 'total-memory':
-          body = `_total_memory ${id} ${entry}`;
-          break;
-        case 'java-default':
-          body = `_java_default ${id} ${entry} ${capArg(p)}`;
-          break;
-        case 'java-home':
-          body = `_java_home ${id} ${entry} ${capArg(p)}`;
-          break;
-        case 'java-static': {
-          const dirs = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java', ...(opts.javaDirs ?? [])];
-          body = `_java_static ${id} ${capArg(p)} ${dirs.map(shq).join(' ')}`;
-          break;
-        }
-        case 'java-dynamic':
-          body = `_java_dynamic ${id} ${capArg(p)}`;
-          break;
-        case 'mac-apps':
-          body = `_mac_apps ${id} ${capArg(p)}`;
-          break;
-        case 'mac-java-plists':
-          body = `_mac_java_plists ${id} ${capArg(p)}`;
-          break;
-        case 'mac-java-static':
-          body = `_mac_java_static ${id} ${capArg(p)}`;
-          break;
-        case 'mac-virtualbox':
-          body = `_mac_virtualbox ${id} ${capArg(p)}`;
-          break;
-      }
+      // Every builtin is `<function> <probe> [<entry>] [<cap+1>] [<folders>...]`.
+      const { fn, cap } = BUILTINS[p.builtin];
+      const args = [fn, id];
+      if (p.entry) args.push(shq(p.entry));
+      if (cap) args.push(capArg(p));
+      if (p.builtin === 'java-static') args.push(...[...JAVA_DIRS, ...(opts.javaDirs ?? [])].map(shq));
+      body = args.join(' ');
       absent = 'absent';
       break;
     }
