@@ -3,7 +3,7 @@
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError } from 'commander';
 import { setMaxListeners } from 'node:events';
-import { constants, writeSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -20,29 +20,31 @@ import { localTransport } from '../transport/local.js';
 import { ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
+import { err, errSync, guardStdio, out } from './stdio.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
-  const cmd = buildCommand().exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  guardStdio();
+  const cmd = buildCommand().exitOverride().configureOutput({ writeOut: out, writeErr: err });
   try {
     cmd.parse(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
-    throw err;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.usage;
+    throw e;
   }
   const opts = readOptions(cmd);
   let plan: Plan;
   try {
     plan = await prepare(opts);
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof HostsError || err instanceof HostsFileError) {
-      process.stderr.write(`octoscan-remote: ${err.message}\n`);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError) {
+      err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
     }
-    throw err;
+    throw e;
   }
   return run(opts, plan);
 }
@@ -132,7 +134,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   const started = Date.now();
   const removed = await sweepStaleTemporaries(opts.out);
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
-  const progress = createProgress(plan.hosts.length, { tty });
+  const progress = createProgress(plan.hosts.length, { tty, write: err });
   if (removed.length) progress.log(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
   if (plan.skipped) progress.log(`--resume: ${plan.skipped} host(s) already ok, skipped`);
 
@@ -148,13 +150,13 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     signals++;
     if (signals > 1) {
       // Synchronous: process.exit() drops whatever is still queued for a slow stderr pipe.
-      writeSync(2, `\noctoscan-remote: ${sig} again, exiting now\n`);
+      errSync(`\noctoscan-remote: ${sig} again, exiting now\n`);
       process.exit(EXIT.interrupted);
     }
     const message = `octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`;
     // Once the bar is stopped, progress.log would start it again.
     if (sweeping) progress.log(message);
-    else process.stderr.write(`${message}\n`);
+    else err(`${message}\n`);
     interrupt.abort();
   };
   process.on('SIGINT', onSignal);
@@ -182,8 +184,8 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     signal: interrupt.signal,
   };
   const emit = (o: HostOutcome): void => {
-    if (opts.json) process.stdout.write(`${JSON.stringify(reportRow(o))}\n`);
-    else if (o.archive) process.stdout.write(`${o.archive}\n`);
+    if (opts.json) out(`${JSON.stringify(reportRow(o))}\n`);
+    else if (o.archive) out(`${o.archive}\n`);
   };
   let outcomes: HostOutcome[];
   try {
@@ -211,7 +213,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     if (opts.report) await writeReport(opts.report, outcomes);
     const failed = outcomes.filter((o) => o.class !== 'ok');
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
-    if (plan.hosts.length > 1 || failed.length || !tty) process.stderr.write(`${summaryLine(outcomes, Date.now() - started)}\n`);
+    if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
     if (interrupt.signal.aborted) return EXIT.interrupted;
     return failed.length ? EXIT.failed : EXIT.ok;
   } finally {

@@ -38,6 +38,9 @@ export interface HostsFileResult {
   columns: string[];
 }
 
+/** The longest row (in characters) the hosts file may hold. */
+export const MAX_RECORD_CHARS = 128_000;
+
 /** Reasons of structural problems (no single column value at fault). */
 export const FILE_REASON = {
   empty: 'no hosts: the file is empty',
@@ -45,7 +48,7 @@ export const FILE_REASON = {
   unterminatedQuote: 'unterminated quoted field: no closing " before the end of the file',
   closingQuote: 'a closing " must be followed by "," or the end of the line',
   openingQuote: 'a " inside an unquoted field; quote the whole field and double each " in it',
-  recordTooLong: 'record is longer than 128000 characters',
+  recordTooLong: `record is longer than ${MAX_RECORD_CHARS} characters`,
 } as const;
 
 const HOST_WITH_PORT = /^(\[[^\]]*\]|[^:]*):[0-9]*$/;
@@ -95,6 +98,8 @@ class HostsFileParser extends Parser {
       relax_column_count: true, // field counts are checked here, so that all bad rows are reported
       trim: true,
       record_delimiter: ['\r\n', '\n', '\r'],
+      // One row of a hosts file is a few hundred characters; a 400 MB cell must not reach memory.
+      max_record_size: MAX_RECORD_CHARS,
     });
     this.shown = displayName(file);
   }

@@ -1,8 +1,6 @@
 // The retry file: the hosts that did not succeed, in the hosts-file format so
 // that it can be given back with --hosts-file. Written atomically.
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import type { HostSpec } from '../types.js';
 
 const CLI_COLUMNS = ['host', 'port', 'user'] as const;
@@ -63,19 +61,5 @@ export function formatRetryFile(columns: string[], hosts: HostSpec[]): string {
  * the same directory is written, flushed and renamed over `path`.
  */
 export async function writeRetryFile(path: string, columns: string[], hosts: HostSpec[]): Promise<void> {
-  const text = formatRetryFile(columns, hosts);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
+  await writeFileAtomically(path, formatRetryFile(columns, hosts));
 }

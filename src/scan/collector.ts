@@ -13,6 +13,26 @@ import { EntryBuffer } from './entry-buffer.js';
 import { tzOffsetSeconds, type Facts } from './facts.js';
 import { commandFailedMessage, pyList } from './python-repr.js';
 
+/**
+ * What one host may make the controller keep besides entry bodies (those are
+ * capped per entry and per host, and spill to disk). Our script sends a few
+ * dozen of each record; a target that sends more is not running it as
+ * written, and its host ends as 'protocol'. The README lists these bounds.
+ */
+export const RECORD_BOUNDS = {
+  warnings: 5000,
+  skips: 2000,
+  /** Distinct fact keys (the script sends about 20). */
+  facts: 200,
+  entries: 5000,
+  /** One warning message, skip reason or fact value is cut to this many bytes. */
+  textBytes: 4096,
+  /** Memory an entry costs until the archive is finished (zip directory record, bookkeeping). */
+  entryOverhead: 512,
+  /** Everything above together, per host, on top of the entry bodies under --max-host-bytes. */
+  totalBytes: 8 * 1024 * 1024,
+} as const;
+
 export interface CollectorOptions {
   token: string;
   probes: Probe[];
@@ -39,6 +59,8 @@ export interface Collected {
   entries: EntryRecord[];
   /** Body bytes received (before caps). */
   bytesReceived: number;
+  /** Bytes of records kept (warnings, skips, facts, entry bookkeeping); they count against the host cap too. */
+  recordBytes: number;
   hostCapReached: boolean;
   /** Bytes outside records: login-shell noise before the script, stray bytes between records. */
   noise: { preamble: number; stray: number; trailing: number };
@@ -64,7 +86,10 @@ export class Collector {
   private readonly now: () => number;
   private open: OpenEntry | undefined;
   private written = new Set<string>();
+  private announced = 0;
   private keptTotal = 0;
+  /** Bytes of records kept (warnings, skips, facts, entry bookkeeping), against RECORD_BOUNDS.totalBytes. */
+  private recordBytes = 0;
   /** Target clock minus our clock, in ms: entry times are the target's. */
   private skewMs = 0;
   private tzSec = 0;
@@ -74,6 +99,7 @@ export class Collector {
     skips: [],
     entries: [],
     bytesReceived: 0,
+    recordBytes: 0,
     hostCapReached: false,
     noise: { preamble: 0, stray: 0, trailing: 0 },
     finished: false,
@@ -119,22 +145,42 @@ export class Collector {
   }
 
   private warn(id: number, message: string): void {
-    this.result.warnings.push({ id, message });
+    const text = cutText(message);
+    this.charge(text.length + 16, 'warning records');
+    if (this.result.warnings.length >= RECORD_BOUNDS.warnings) throw boundError(`more than ${RECORD_BOUNDS.warnings} warning records`);
+    this.result.warnings.push({ id, message: text });
+  }
+
+  /**
+   * Counts kept record bytes against their own bound. They do not take room
+   * from entry bodies (--max-host-bytes): a target whose bodies
+   * filled the host cap goes on announcing entries, and that must stay a
+   * truncation with a warning, not become a protocol failure.
+   */
+  private charge(bytes: number, what: string): void {
+    this.recordBytes += bytes;
+    this.result.recordBytes = this.recordBytes;
+    const bound = RECORD_BOUNDS.totalBytes;
+    if (this.recordBytes > bound) throw boundError(`${what} beyond the ${bound}-byte bound on what a host's records may hold`);
   }
 
   private async handle(frame: Frame): Promise<void> {
     switch (frame.type) {
-      case 'info':
-        this.result.facts[frame.key] = frame.value;
+      case 'info': {
+        const value = cutText(frame.value);
+        const known = frame.key in this.result.facts;
+        if (!known && Object.keys(this.result.facts).length >= RECORD_BOUNDS.facts) throw boundError(`more than ${RECORD_BOUNDS.facts} distinct fact keys`);
+        this.charge(frame.key.length + value.length + 16, 'fact records');
+        this.result.facts[frame.key] = value;
         if (frame.key === 'epoch' && /^\d{1,12}$/.test(frame.value)) this.skewMs = Number(frame.value) * 1000 - this.now();
         if (frame.key === 'tz') this.tzSec = tzOffsetSeconds(frame.value);
         return;
+      }
       case 'warning':
         this.warn(frame.id, frame.message);
         return;
       case 'skip':
-        this.result.skips.push({ probe: frame.probe, reason: frame.reason });
-        return;
+        return this.skip(frame.probe, frame.reason);
       case 'begin':
         return this.begin(frame);
       case 'data':
@@ -148,8 +194,19 @@ export class Collector {
     }
   }
 
+  private skip(probe: string, reason: string): void {
+    const p = cutText(probe, 256);
+    const r = cutText(reason);
+    this.charge(p.length + r.length + 16, 'skip records');
+    if (this.result.skips.length >= RECORD_BOUNDS.skips) throw boundError(`more than ${RECORD_BOUNDS.skips} skip records`);
+    this.result.skips.push({ probe: p, reason: r });
+  }
+
   private begin(frame: Extract<Frame, { type: 'begin' }>): void {
     if (this.open) throw new FrameError(`entry of probe ${frame.probe} began before the previous one ended`);
+    // Every announcement costs, kept or not: a million empty entries must not be free.
+    this.charge(RECORD_BOUNDS.entryOverhead + frame.name.length, 'entry records');
+    if (++this.announced > RECORD_BOUNDS.entries) throw boundError(`more than ${RECORD_BOUNDS.entries} entries`);
     const probe = this.byId.get(frame.probe);
     if (!probe) throw new FrameError(`record for unknown probe ${JSON.stringify(frame.probe)}`);
     let name: string | undefined;
@@ -206,7 +263,7 @@ export class Collector {
     if (e.truncated && e.kept === 0) {
       // Nothing of it fitted under the host cap: an empty entry would read as
       // "no packages", "no processes". Leave it out and say why in scan.json.
-      this.result.skips.push({ probe: p.id, reason: `host-cap:${e.name}` });
+      this.skip(p.id, `host-cap:${e.name}`);
       return e.buffer.discard();
     }
     let keep: boolean;
@@ -250,4 +307,16 @@ export class Collector {
   targetDate(): Date {
     return new Date(this.now() + this.skewMs + this.tzSec * 1000);
   }
+}
+
+/** A record that breaks a bound: the host ends as protocol/stream with this message. */
+function boundError(what: string): FrameError {
+  return new FrameError(`${what}: our script sends far fewer, so the target is not running it as written (bounds: README, "What a host may make the controller keep")`);
+}
+
+/** Text from a record, cut to a bound (at a character boundary) and marked as cut. */
+function cutText(text: string, max: number = RECORD_BOUNDS.textBytes): string {
+  if (text.length <= max) return text;
+  // Through a Buffer: a plain slice would keep the whole long string alive in V8.
+  return `${Buffer.from(text.slice(0, max), 'utf8').toString('utf8')}...[cut: ${text.length - max} more characters]`;
 }

@@ -11,6 +11,7 @@ import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
 import type { ConnectOptions, Session, Transport } from '../transport/transport.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
+import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
 import { finalPlan } from './finalize.js';
@@ -57,7 +58,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
   let collector: Collector | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   const result = (cls: HostOutcome['class'], message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
-    spec, class: cls, phase, message, startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: attempt, ...extra,
+    spec, class: cls, phase, message: escapeControls(message), startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: attempt, ...extra,
   });
 
   try {
@@ -98,7 +99,10 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       collected = await collector.consume(proc.stdout);
     } catch (err) {
       throwIfAborted(host.signal);
-      if (err instanceof FrameError) throw protocolError(where, 'stream', `bad probe output: ${err.message}`);
+      if (err instanceof FrameError) {
+        const lost = session.lostReason?.();
+        throw protocolError(where, 'stream', `bad probe output: ${err.message}${lost ? ` (connection: ${lost})` : ''}`);
+      }
       throw err;
     }
     throwIfAborted(host.signal);
@@ -165,7 +169,8 @@ function keepHead(stream: Readable, max: number): () => string {
   stream.on('data', (c: Buffer) => {
     total += c.length;
     if (size < max) {
-      chunks.push(c.subarray(0, max - size));
+      // A copy: a slice would keep the transport's whole receive buffer alive.
+      chunks.push(Buffer.from(c.subarray(0, max - size)));
       size += Math.min(c.length, max - size);
     }
   });

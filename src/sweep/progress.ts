@@ -2,6 +2,7 @@
 // bar on a terminal (cli-progress), one plain line per finished host
 // otherwise, and a summary either way. Standard output is never touched here.
 import { SingleBar } from 'cli-progress';
+import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
 
@@ -13,8 +14,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(total: number, opts: { tty: boolean; stream?: NodeJS.WriteStream; quiet?: boolean }): Progress {
+export function createProgress(
+  total: number,
+  opts: { tty: boolean; stream?: NodeJS.WriteStream; quiet?: boolean; write?: (text: string) => void },
+): Progress {
   const stream = opts.stream ?? process.stderr;
+  const write = opts.write ?? ((text: string) => void stream.write(text));
   let active = 0;
   let ok = 0;
   let failed = 0;
@@ -41,7 +46,7 @@ export function createProgress(total: number, opts: { tty: boolean; stream?: Nod
         else failed++;
         if (o.class !== 'ok') {
           bar.stop();
-          stream.write(`${failureLine(o)}\n`);
+          write(`${failureLine(o)}\n`);
           bar.start(total, ok + failed, { ok, failed, active });
         } else {
           bar.increment(1, { ok, failed, active });
@@ -49,7 +54,7 @@ export function createProgress(total: number, opts: { tty: boolean; stream?: Nod
       },
       log: (message) => {
         bar.stop();
-        stream.write(`${message}\n`);
+        write(`${escapeControls(message)}\n`);
         bar.start(total, ok + failed, { ok, failed, active });
       },
       stop: () => bar.stop(),
@@ -62,9 +67,9 @@ export function createProgress(total: number, opts: { tty: boolean; stream?: Nod
     finished: (o) => {
       active--;
       if (opts.quiet && o.class === 'ok') return;
-      stream.write(`${o.class === 'ok' ? okLine(o) : failureLine(o)}\n`);
+      write(`${o.class === 'ok' ? okLine(o) : failureLine(o)}\n`);
     },
-    log: (message) => void stream.write(`${message}\n`),
+    log: (message) => write(`${escapeControls(message)}\n`),
     stop: () => {},
   };
 }
@@ -74,7 +79,7 @@ function okLine(o: HostOutcome): string {
 }
 
 function failureLine(o: HostOutcome): string {
-  return `FAILED ${o.class} ${target(o)} (${o.phase}, attempt ${o.attempts}): ${o.message}`;
+  return `FAILED ${o.class} ${target(o)} (${o.phase}, attempt ${o.attempts}): ${escapeControls(o.message)}`;
 }
 
 function target(o: HostOutcome): string {

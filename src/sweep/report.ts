@@ -1,10 +1,10 @@
 // The run report: one row per host, CSV or JSON lines by the file's extension.
 // Written once at the end (also after an interrupt), atomically.
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
+import { writeFileAtomically } from '../fsutil/atomic-file.js';
+import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
 
 export const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts'] as const;
@@ -18,7 +18,7 @@ export function reportRow(o: HostOutcome): ReportRow {
     tag: o.spec.tag,
     class: o.class,
     phase: o.phase,
-    message: o.message,
+    message: escapeControls(o.message),
     archive: o.archive ?? '',
     duration_ms: o.durationMs,
     bytes: o.bytes,
@@ -50,24 +50,7 @@ export function isJsonLines(path: string): boolean {
 }
 
 export async function writeReport(path: string, outcomes: HostOutcome[]): Promise<void> {
-  await writeAtomically(path, formatReport(path, outcomes));
-}
-
-export async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
+  await writeFileAtomically(path, formatReport(path, outcomes));
 }
 
 /** host\0port\0user of every `ok` row of an earlier report, for --resume. */

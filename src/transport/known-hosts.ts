@@ -177,6 +177,40 @@ export function decideHostKey(
   return { verdict: 'unknown', ...base, knownTypes };
 }
 
+/** The key types known_hosts holds for host:port (plain, unrevoked lines), in file order. */
+export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
+  const name = hostPattern(host.toLowerCase(), port);
+  return [...new Set(entries.filter((e) => e.marker === undefined && hostsMatch(e.hosts, name)).map((e) => e.keyType))];
+}
+
+/** The host-key algorithms we offer, strongest first (ssh2's own default order). */
+export const DEFAULT_HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/** The signature algorithms that prove possession of a key of this type. */
+function algorithmsForKeyType(keyType: string): string[] {
+  return keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType];
+}
+
+/**
+ * The host-key algorithms to offer for a host, as OpenSSH orders them
+ * (sshconnect2.c order_hostkeyalgs): those whose keys known_hosts already holds
+ * for the host come first, so a server with several keys proves the one we can
+ * check, rather than the strictest policy failing a host the operator verified.
+ * The rest follow, so an unknown host still negotiates.
+ */
+export function hostKeyAlgorithms(knownTypes: string[], offer: string[] = DEFAULT_HOST_KEY_ALGORITHMS): string[] {
+  const preferred = offer.filter((a) => knownTypes.some((t) => algorithmsForKeyType(t).includes(a)));
+  return [...preferred, ...offer.filter((a) => !preferred.includes(a))];
+}
+
 /** Reads and parses the files in order; a missing file is simply empty. */
 export async function loadKnownHosts(files: string[], warnings?: string[]): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = [];

@@ -17,7 +17,8 @@ import {
   timeoutError,
 } from '../errors.js';
 import type { HostSpec, Phase } from '../types.js';
-import { appendKnownHost, decideHostKey, hostKeyMessage, loadKnownHosts, type KnownHostEntry } from './known-hosts.js';
+import { peerText } from '../text/peer-text.js';
+import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
 import type { ConnectOptions, RemoteProcess, Session, Transport } from './transport.js';
 
 // ssh2 is CommonJS; its named exports are not visible to Node's ESM loader.
@@ -96,178 +97,271 @@ export const ssh2Transport: Transport = {
 
     // TCP connect, under the connect deadline.
     enter('connect');
-    const sock = new Socket();
+    const conn = new Connection();
+    const sock = conn.sock;
     const connected = new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
       sock.once('error', (err) => reject(socketError(where, 'connect', err)));
     });
+    connected.catch(() => {});
     sock.connect({ host: address, port: spec.port });
     try {
       await withDeadline(connected, connectLeft(), () => timeoutError(where, 'connect', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'connect'));
+      sock.setNoDelay(true);
+      enter('handshake');
+      return await handshake(conn, spec, opts, { where, address, enter, phase: () => phase, connectLeft, connectSeconds });
     } catch (err) {
-      sock.destroy();
+      conn.end();
       throw err;
     }
-    sock.setNoDelay(true);
-
-    // SSH: banner, key exchange, host key, authentication.
-    enter('handshake');
-    const entries = await knownHosts(opts.knownHostsFiles);
-    const client = new Client();
-    const info: Record<string, string> = { transport: 'ssh2', address };
-    let failure: ScanError | undefined;
-    const tried: string[] = [];
-    const notes: string[] = [];
-
-    const methods: AnyAuthMethod[] = [];
-    if (opts.agent) methods.push({ type: 'agent', username: spec.user, agent: opts.agent });
-    for (const path of spec.identities) {
-      const key = identity(path, opts.passphrase);
-      if (typeof key === 'string') notes.push(key);
-      else methods.push({ type: 'publickey', username: spec.user, key });
-    }
-
-    let authenticated = false;
-    const ready = new Promise<void>((resolve, reject) => {
-      client.once('ready', () => {
-        authenticated = true;
-        resolve();
-      });
-      client.once('error', (err: Error & { level?: string }) => {
-        if (failure) return reject(failure);
-        if (err.level === 'client-authentication') return reject(authError(where, spec.user, [...tried, ...notes]));
-        if (err.level === 'client-socket' || err.level === 'client-timeout') {
-          return reject((err as NodeJS.ErrnoException).code ? socketError(where, phase, err as NodeJS.ErrnoException) : protocolError(where, phase, `connection lost during ${phase}: ${err.message}`));
-        }
-        reject(protocolError(where, phase, `${err.level ? `${err.level}: ` : ''}${err.message}`));
-      });
-      client.once('close', () => reject(failure ?? protocolError(where, phase, `the server closed the connection during ${phase}`)));
-    });
-    ready.catch(() => {});
-
-    client.on('handshake', (negotiated) => {
-      info.kex = negotiated.kex;
-      info.hostKey = negotiated.serverHostKey;
-      info.cipher = negotiated.cs.cipher;
-      enter('auth');
-      authTimer = setTimeout(() => {
-        setImmediate(() => {
-          if (authenticated) return;
-          failure ??= timeoutError(where, 'auth', opts.authTimeoutMs / 1000, 'authentication');
-          client.destroy();
-        });
-      }, opts.authTimeoutMs);
-    });
-    let authTimer: NodeJS.Timeout | undefined;
-
-    client.connect({
-      sock,
-      username: spec.user,
-      readyTimeout: 2 ** 31 - 1, // our own deadlines below, per phase
-      keepaliveInterval: opts.keepaliveIntervalMs,
-      keepaliveCountMax: opts.keepaliveCountMax,
-      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        const d = decideHostKey(entries, spec.host, spec.port, key);
-        info.hostKeyFingerprint = d.fingerprint;
-        if (d.verdict === 'match') return verify(true);
-        // off means no verification, asked for by name: connect, but say so for every host.
-        // A revoked key is an explicit distrust and is refused even then.
-        if (opts.hostKeyPolicy === 'off' && d.verdict !== 'revoked') {
-          const what = d.verdict === 'changed' ? 'host key CHANGED and not verified' : 'host key not verified';
-          opts.warn(`WARNING: ${where}: ${what} (--host-key-policy off): ${d.keyType} ${d.fingerprint}`);
-          return verify(true);
-        }
-        if (d.verdict === 'changed' || d.verdict === 'revoked') {
-          failure = new ScanError('hostkey-changed', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
-          return verify(false);
-        }
-        // Unknown key.
-        if (opts.hostKeyPolicy === 'accept-new') {
-          const job = appendQueue.then(() => appendKnownHost(opts.knownHostsWriteFile, spec.host, spec.port, key));
-          appendQueue = job.catch(() => {});
-          job.then(
-            () => {
-              knownHostsCache = undefined; // later hosts must see the key we just accepted
-              opts.warn(`${where}: new host key accepted and added to ${opts.knownHostsWriteFile}: ${d.keyType} ${d.fingerprint}`);
-              verify(true);
-            },
-            (err: Error) => {
-              failure = new ScanError('hostkey-unknown', 'handshake', `${where}: cannot record the new host key in ${opts.knownHostsWriteFile}: ${err.message}`);
-              verify(false);
-            },
-          );
-          return;
-        }
-        failure = new ScanError('hostkey-unknown', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
-        verify(false);
-      },
-      authHandler: (_left, _partial, next) => {
-        const m = methods.shift();
-        if (!m) return next(false as unknown as AnyAuthMethod);
-        tried.push(m.type === 'agent' ? 'agent keys' : `publickey ${(m as { key: ParsedKey }).key.type}`);
-        next(m);
-      },
-    });
-
-    // The handshake deadline: banner and key exchange share the connect timeout.
-    const handshakeTimer = setTimeout(() => {
-      // One turn of the event loop first: after a stall of the controller,
-      // data that already arrived must be handled before we call the peer slow.
-      setImmediate(() => {
-        if (phase === 'handshake') {
-          failure ??= timeoutError(where, 'handshake', connectSeconds, 'connect');
-          client.destroy();
-        }
-      });
-    }, connectLeft());
-    const onAbort = (): void => {
-      failure ??= opts.signal.reason instanceof ScanError ? opts.signal.reason : interruptedError(where, phase);
-      client.destroy();
-    };
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await ready;
-    } catch (err) {
-      client.destroy();
-      throw err;
-    } finally {
-      clearTimeout(handshakeTimer);
-      clearTimeout(authTimer);
-      opts.signal.removeEventListener('abort', onAbort);
-    }
-    info.serverVersion = (client as unknown as { _remoteVer?: string })._remoteVer ?? '';
-    return sshSession(client, info, where);
   },
 };
 
-function sshSession(client: Client, info: Record<string, string>, where: string): Session {
-  let closed = false;
+interface HandshakeContext {
+  where: string;
+  address: string;
+  enter: (p: Phase) => void;
+  phase: () => Phase;
+  connectLeft: () => number;
+  connectSeconds: number;
+}
+
+/** SSH on a connected socket: banner, key exchange, host key, authentication. */
+async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions, ctx: HandshakeContext): Promise<Session> {
+  const { where, enter } = ctx;
+  const entries = await knownHosts(opts.knownHostsFiles);
+  const client = conn.attach(new Client());
+  const info: Record<string, string> = { transport: 'ssh2', address: ctx.address };
+  let failure: ScanError | undefined;
+  const tried: string[] = [];
+  const notes: string[] = [];
+  const fail = (e: ScanError): void => {
+    failure ??= e;
+    conn.end();
+  };
+
+  const methods: AnyAuthMethod[] = [];
+  if (opts.agent) methods.push({ type: 'agent', username: spec.user, agent: opts.agent });
+  for (const path of spec.identities) {
+    const key = identity(path, opts.passphrase);
+    if (typeof key === 'string') notes.push(key);
+    else methods.push({ type: 'publickey', username: spec.user, key });
+  }
+
+  let authenticated = false;
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once('ready', () => {
+      authenticated = true;
+      resolve();
+    });
+    // `on`, not `once`: a peer can make ssh2 emit several errors (two DISCONNECTs,
+    // a bad MAC and then more bytes); the first one decides, the rest are ignored.
+    client.on('error', (err: Error & { level?: string }) => {
+      if (failure) return reject(failure);
+      const phase = ctx.phase();
+      const detail = peerText(err.message);
+      let e: ScanError;
+      if (err.level === 'client-authentication') e = authError(where, spec.user, [...tried, ...notes]);
+      else if (err.level === 'client-socket' || err.level === 'client-timeout') {
+        e = (err as NodeJS.ErrnoException).code && typeof (err as NodeJS.ErrnoException).code === 'string'
+          ? socketError(where, phase, err as NodeJS.ErrnoException)
+          : protocolError(where, phase, `connection lost during ${phase}: ${detail}`);
+      } else e = protocolError(where, phase, `${err.level ? `${err.level}: ` : ''}${detail}`);
+      fail(e);
+      reject(e);
+    });
+    client.once('close', () => {
+      fail(protocolError(where, ctx.phase(), `the server closed the connection during ${ctx.phase()}`));
+      reject(failure);
+    });
+  });
+  ready.catch(() => {});
+
+  // `once`: a peer may re-key after login; that must not send us back to the auth phase.
+  client.once('handshake', (negotiated) => {
+    info.kex = negotiated.kex;
+    info.hostKey = negotiated.serverHostKey;
+    info.cipher = negotiated.cs.cipher;
+    enter('auth');
+    conn.timer(opts.authTimeoutMs, () => {
+      if (!authenticated) fail(timeoutError(where, 'auth', opts.authTimeoutMs / 1000, 'authentication'));
+    });
+  });
+
+  const knownTypes = knownKeyTypes(entries, spec.host, spec.port);
+  client.connect({
+    sock: conn.sock,
+    username: spec.user,
+    readyTimeout: 2 ** 31 - 1, // our own deadlines, per phase
+    keepaliveInterval: opts.keepaliveIntervalMs,
+    keepaliveCountMax: opts.keepaliveCountMax,
+    algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as ssh2.ServerHostKeyAlgorithm[] },
+    hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+      let d: HostKeyDecision;
+      try {
+        d = decideHostKey(entries, spec.host, spec.port, key);
+      } catch (err) {
+        fail(protocolError(where, 'handshake', `the server's host key is malformed: ${(err as Error).message}`));
+        return verify(false);
+      }
+      info.hostKeyFingerprint = d.fingerprint;
+      if (d.verdict === 'match') return verify(true);
+      // off means no verification, asked for by name: connect, but say so for every host.
+      // A revoked key is an explicit distrust and is refused even then.
+      if (opts.hostKeyPolicy === 'off' && d.verdict !== 'revoked') {
+        const what = d.verdict === 'changed' ? 'host key CHANGED and not verified' : 'host key not verified';
+        opts.warn(`WARNING: ${where}: ${what} (--host-key-policy off): ${peerText(d.keyType)} ${d.fingerprint}`);
+        return verify(true);
+      }
+      if (d.verdict === 'changed' || d.verdict === 'revoked') {
+        failure ??= new ScanError('hostkey-changed', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
+        return verify(false);
+      }
+      // Unknown key.
+      if (opts.hostKeyPolicy === 'accept-new') {
+        const job = appendQueue.then(() => appendKnownHost(opts.knownHostsWriteFile, spec.host, spec.port, key));
+        appendQueue = job.catch(() => {});
+        job.then(
+          () => {
+            knownHostsCache = undefined; // later hosts must see the key we just accepted
+            opts.warn(`${where}: new host key accepted and added to ${opts.knownHostsWriteFile}: ${peerText(d.keyType)} ${d.fingerprint}`);
+            if (!conn.ended) verify(true);
+          },
+          (err: Error) => {
+            failure ??= new ScanError('hostkey-unknown', 'handshake', `${where}: cannot record the new host key in ${opts.knownHostsWriteFile}: ${err.message}`);
+            if (!conn.ended) verify(false);
+          },
+        );
+        return;
+      }
+      failure ??= new ScanError('hostkey-unknown', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
+      verify(false);
+    },
+    authHandler: (_left, _partial, next) => {
+      const m = methods.shift();
+      if (!m) return next(false as unknown as AnyAuthMethod);
+      tried.push(m.type === 'agent' ? 'agent keys' : `publickey ${(m as { key: ParsedKey }).key.type}`);
+      next(m);
+    },
+  });
+
+  // The handshake deadline: banner and key exchange share the connect timeout.
+  conn.timer(ctx.connectLeft(), () => {
+    if (ctx.phase() === 'handshake') fail(timeoutError(where, 'handshake', ctx.connectSeconds, 'connect'));
+  });
+  const onAbort = (): void => {
+    fail(opts.signal.reason instanceof ScanError ? opts.signal.reason : interruptedError(where, ctx.phase()));
+  };
+  if (opts.signal.aborted) onAbort();
+  else opts.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await ready;
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+  if (conn.ended) throw failure ?? protocolError(where, 'auth', 'the connection was lost at login');
+  conn.clearTimers();
+  info.serverVersion = peerText((client as unknown as { _remoteVer?: string })._remoteVer ?? '', 255);
+  return sshSession(conn, client, info, where);
+}
+
+/**
+ * One TCP connection and the ssh2 client on it, with the only way to end them
+ * for good. ssh2's own end() and destroy() skip a socket that is no longer
+ * writable, and after a protocol error it only half-closes: a peer that never
+ * answers the FIN holds the socket (FIN-WAIT-2) and with it the whole process.
+ */
+class Connection {
+  readonly sock = new Socket();
+  ended = false;
+  /** The first thing that went wrong, in the peer's words (escaped), for messages after login. */
+  reason: string | undefined;
+  private client: Client | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor() {
+    // For the socket's whole life: an 'error' with no listener ends the process.
+    this.sock.on('error', (err) => this.note(err));
+    this.sock.on('close', () => {
+      this.end();
+      // ssh2 clears its own timers on the socket's close; ours go now. What stays
+      // is one inert error listener, for anything ssh2 still emits on its way out.
+      if (this.client) {
+        this.client.removeAllListeners();
+        this.client.on('error', () => {});
+      }
+    });
+  }
+
+  attach(client: Client): Client {
+    this.client = client;
+    client.on('error', (err: Error) => this.note(err));
+    return client;
+  }
+
+  /** A deadline that dies with the connection. Runs one event-loop turn late, so data already in wins. */
+  timer(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      setImmediate(() => {
+        this.timers.delete(t);
+        if (!this.ended) fn();
+      });
+    }, ms);
+    this.timers.add(t);
+  }
+
+  clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.clearTimers();
+    this.sock.destroy();
+  }
+
+  private note(err: Error): void {
+    this.reason ??= peerText(err.message, 500);
+  }
+}
+
+function sshSession(conn: Connection, client: Client, info: Record<string, string>, where: string): Session {
+  const lost = (what: string): ScanError =>
+    protocolError(where, 'exec', `${what}${conn.reason ? `: ${conn.reason}` : ''}`);
   return {
     info,
     exec(script: string): Promise<RemoteProcess> {
       return new Promise((resolve, reject) => {
-        client.exec(REMOTE_COMMAND, (err, channel: ClientChannel) => {
-          if (err) return reject(protocolError(where, 'exec', `cannot start ${REMOTE_COMMAND}: ${err.message}`));
+        if (conn.ended) return reject(lost('the connection was lost before the probe script could start'));
+        const onExec = (err: Error | undefined, channel: ClientChannel): void => {
+          if (err) return reject(lost(`cannot start ${REMOTE_COMMAND}: ${peerText(err.message)}`));
           const exit = new Promise<{ code: number | null; signal?: string }>((res) => {
             let code: number | null = null;
             let signal: string | undefined;
             channel.on('exit', (c: number | null, s?: string) => {
-              code = c ?? null;
-              signal = s ?? undefined;
+              code = typeof c === 'number' ? c : null;
+              signal = typeof s === 'string' ? peerText(s, 64) : undefined;
             });
             channel.on('close', () => res({ code, signal }));
           });
           channel.on('error', () => {});
           channel.stdin.on('error', () => {});
+          channel.stderr.on('error', () => {});
           channel.end(script);
           resolve({ stdout: channel, stderr: channel.stderr, exit });
-        });
+        };
+        try {
+          client.exec(REMOTE_COMMAND, onExec);
+        } catch (err) {
+          reject(lost(`cannot start ${REMOTE_COMMAND}: ${(err as Error).message}`));
+        }
       });
     },
+    lostReason: () => conn.reason,
     close(): void {
-      if (closed) return;
-      closed = true;
-      client.destroy();
+      conn.end();
     },
   };
 }

@@ -14,6 +14,8 @@ export interface RemoteProcess {
 export interface Session {
   /** Runs `/bin/sh -s` with the script on its standard input. */
   exec(script: string): Promise<RemoteProcess>;
+  /** Why the connection went away, in the peer's words (escaped), when it did. */
+  lostReason?(): string | undefined;
   /** Tears everything down at once; safe to call more than once. */
   close(): void;
   /** What the transport learnt about the peer (server version, algorithms), for scan.json. */

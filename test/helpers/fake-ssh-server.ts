@@ -242,6 +242,8 @@ export type RawHandler = (sock: net.Socket) => void;
 export class FakeExec {
   /** The whole script (standard input up to EOF). */
   readonly script: Promise<string>;
+  /** ssh2's protocol object of this connection, for peers that forge packets under the encryption. */
+  protocol: unknown;
   private closed = false;
 
   constructor(
