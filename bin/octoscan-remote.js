@@ -9,8 +9,20 @@ import { errSync } from '../dist/src/cli/stdio.js';
 // what and leaves. unref(): the timer itself keeps nothing alive.
 const EXIT_GRACE_MS = 3000;
 
+let settled = false;
+// Node leaves when nothing holds its event loop, even while main() still waits
+// on a promise that can no longer settle. That must never look like success
+// (exit 0, no report): it is a bug, and it says so.
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  errSync('octoscan-remote: internal error: the run stopped making progress before it finished (no report was written)\n');
+  process.exitCode = 70;
+});
+
 main(process.argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
     setTimeout(() => {
       const left = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
@@ -19,6 +31,7 @@ main(process.argv).then(
     }, EXIT_GRACE_MS).unref();
   },
   (err) => {
+    settled = true;
     errSync(`octoscan-remote: internal error: ${err && err.stack ? err.stack : err}\n`);
     process.exitCode = 1;
   },

@@ -284,12 +284,15 @@ class Connection {
     this.sock.on('error', (err) => this.note(err));
     this.sock.on('close', () => {
       this.end();
-      // ssh2 clears its own timers on the socket's close; ours go now. What stays
-      // is one inert error listener, for anything ssh2 still emits on its way out.
-      if (this.client) {
+      // ssh2 clears its own timers on the socket's close, and tells our listeners
+      // through the client's 'close' (a later listener on this same event), so the
+      // listeners go one turn later. What stays is one inert error listener, for
+      // anything ssh2 still emits on its way out.
+      setImmediate(() => {
+        if (!this.client) return;
         this.client.removeAllListeners();
         this.client.on('error', () => {});
-      }
+      });
     });
   }
 

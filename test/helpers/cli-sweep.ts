@@ -10,6 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { clientKeyFile, readArchive, IMPORT_PATTERN } from './fake-ssh-server.js';
 import { startHostilePeers, type HostilePeer, type PeerRequest } from './hostile-peers.js';
 
+
 export const CLI = fileURLToPath(new URL('../../bin/octoscan-remote.js', import.meta.url));
 export const cliBuilt = existsSync(fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url)));
 
@@ -145,4 +146,55 @@ export async function outputFolder(out: string): Promise<{ archives: string[]; o
     } else others.push(f);
   }
   return { archives, others };
+}
+
+export interface Swept {
+  run: CliRun;
+  rows: ReportRow[];
+  archives: string[];
+  others: string[];
+  labels: string[];
+}
+
+/** Starts the peers, sweeps them with the CLI, reads back report and output folder, stops the peers. */
+export async function sweepPeers(dir: string, requests: PeerRequest[], extra: string[] = [], opts: RunCliOptions = {}): Promise<Swept> {
+  const f = await sweepFixture(dir, requests);
+  try {
+    const run = await runCli(sweepArgs(f, extra), { killAfterMs: 180_000, ...opts });
+    const rows = existsSync(f.report) ? readReport(f.report) : [];
+    const { archives, others } = await outputFolder(f.out);
+    return { run, rows, archives, others, labels: f.peers.map((p) => p.label) };
+  } finally {
+    f.close();
+  }
+}
+
+/** Longest a CLI may take from its summary line to its exit. */
+export const SUMMARY_TO_EXIT_MS = 2000;
+
+/**
+ * What every sweep must show, whatever its peers did: the CLI ended by itself,
+ * without a crash; the report lists every host, each classified (never
+ * `internal`); every good host (tag "healthy") is ok with its archive; nothing
+ * but archives is left in the output folder; the exit code matches the report;
+ * and the process left soon after its summary. Returns the problems found.
+ */
+export function sweepProblems(s: Swept, goodHosts: number): string[] {
+  const p: string[] = [];
+  const { run, rows } = s;
+  const tail = run.stderr.slice(-1500);
+  if (run.signal !== null) p.push(`the CLI was killed by ${run.signal} (hung?); stderr: ${tail}`);
+  if (/Unhandled|internal error|heap out of memory/i.test(run.stderr)) p.push(`stderr shows a crash: ${tail}`);
+  if (rows.length !== s.labels.length) p.push(`the report has ${rows.length} rows for ${s.labels.length} hosts`);
+  const healthy = rows.filter((r) => r.tag === 'healthy');
+  if (healthy.length !== goodHosts) p.push(`${healthy.length} good hosts in the report, expected ${goodHosts}`);
+  for (const r of healthy) if (r.class !== 'ok') p.push(`good host ${r.port}: ${r.class} ${r.message}`);
+  if (s.archives.length < goodHosts) p.push(`${s.archives.length} archives for ${goodHosts} good hosts`);
+  if (s.others.length) p.push(`left in the output folder: ${s.others.join(', ')}`);
+  const failed = rows.filter((r) => r.class !== 'ok').length;
+  if (rows.length && run.code !== (failed ? 2 : 0)) p.push(`exit code ${run.code} with ${failed} failed hosts`);
+  for (const r of rows) if (r.class === 'internal') p.push(`${r.tag}: internal error: ${r.message}`);
+  if (run.summaryToExitMs === undefined) p.push('no summary line');
+  else if (run.summaryToExitMs > SUMMARY_TO_EXIT_MS) p.push(`exited ${run.summaryToExitMs.toFixed(0)} ms after its summary line`);
+  return p;
 }
