@@ -6,13 +6,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildScript } from '../src/probe/script.js';
 import { newToken } from '../src/probe/frames.js';
 import { linuxProbes } from '../targets/index.js';
 import { createTestUser, sshdAvailable, startSshd } from '../test/helpers/sshd.js';
 import { readZip } from '../test/helpers/zip.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const rounds = Number(process.argv[2] ?? 5);
 
 function run(cmd: string, args: string[], input?: string): Promise<{ ms: number; code: number | null; stdout: Buffer; stderr: string }> {

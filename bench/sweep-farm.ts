@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import yauzl from 'yauzl';
 import type { Entry } from 'yauzl';
@@ -26,7 +27,7 @@ import { autoParallelism } from '../src/sweep/parallelism.js';
 import { hostsCsv, startFarm, type FarmHost } from '../test/helpers/farm.js';
 import { sshdAvailable } from '../test/helpers/sshd.js';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'bin', 'octoscan-remote.js');
 const TIME = '/usr/bin/time';
 

@@ -53,10 +53,11 @@ import {
 } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SYSTEM_PROFILER_TYPES } from '../../targets/macos.js';
 import { createTestUser, makeHostKeyDir, startSshd, type Sshd, type TestUser } from './sshd.js';
 
-const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** The recorded profiles (../shared/fixtures, or OCTOSCAN_FIXTURES_DIR). */
 export const FIXTURES_DIR = path.resolve(process.env.OCTOSCAN_FIXTURES_DIR ?? path.join(ROOT, '..', 'shared', 'fixtures'));

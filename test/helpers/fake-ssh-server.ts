@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
 import { ssh2Transport } from '../../src/transport/ssh2-transport.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
@@ -723,7 +724,7 @@ export interface ChildFakeSsh {
 /** Runs a named scenario's server in a child process. */
 export async function startFakeSshChild(scenario: string, params: Record<string, number>): Promise<ChildFakeSsh> {
   const { spawn } = await import('node:child_process');
-  const self = new URL(import.meta.url).pathname;
+  const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, ['--import', 'tsx', self], {
     env: { ...process.env, OCTOSCAN_FAKE_SSH_CHILD: JSON.stringify({ scenario, params }) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -758,7 +759,7 @@ export async function startFakeSshChild(scenario: string, params: Record<string,
   };
 }
 
-if (process.env.OCTOSCAN_FAKE_SSH_CHILD && process.argv[1] && new URL(import.meta.url).pathname === path.resolve(process.argv[1])) {
+if (process.env.OCTOSCAN_FAKE_SSH_CHILD && process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { scenario, params } = JSON.parse(process.env.OCTOSCAN_FAKE_SSH_CHILD) as { scenario: string; params: Record<string, number> };
   const report: Report = (f) => process.stdout.write(`${JSON.stringify(f)}\n`);
   const make = childScenarios[scenario];

@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { LINUX_BUILD, MACOS_BUILD } from '../../src/archive/octoscan-xml.js';
 import { FrameParser, newToken } from '../../src/probe/frames.js';
@@ -41,7 +42,7 @@ import {
 import { sshdAvailable } from '../helpers/sshd.js';
 import { readZip, type ZipEntryInfo } from '../helpers/zip.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'octoscan-remote.js');
 const GOLDEN = join(ROOT, 'test', 'golden', 'profiles');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';

@@ -6,12 +6,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { fingerprint } from '../../src/transport/known-hosts.js';
 import { createTestUser, makeHostKeyDir, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 import { readZip } from '../helpers/zip.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'octoscan-remote.js');
 const skip = sshdAvailable();
 if (skip) console.error(`\n*** SKIPPING real-sshd scan tests: ${skip} ***\n`);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -227,15 +227,21 @@ describe('host keys', { concurrency: true }, () => {
 // home, /tmp and /var/tmp (paths, types, modes, owners, sizes, mtimes and
 // ctimes), scans, and lists again. Then it makes /tmp read-only and /var/tmp
 // full and scans once more: the scan needs neither.
+//
+// The checkout may itself live below /tmp or /var/tmp, where the empty tmpfs
+// would hide it from the child (and the scanner reads targets/ lazily). So
+// the child runs from a bind mount of the checkout made before the tmpfs goes
+// over, at a path outside both trees: the listings stay those of an empty
+// /tmp and /var/tmp, and no file the child loads late can go missing.
 
 const CHILD = (repoDir: string) => `
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createTestUser, startSshd } from '${repoDir}/test/helpers/sshd.js';
-import { scanHost } from '${repoDir}/src/scan/scan-host.js';
-import { ssh2Transport } from '${repoDir}/src/transport/ssh2-transport.js';
-import { linuxProbes } from '${repoDir}/targets/index.js';
+import { createTestUser, startSshd } from ${JSON.stringify(`${repoDir}/test/helpers/sshd.js`)};
+import { scanHost } from ${JSON.stringify(`${repoDir}/src/scan/scan-host.js`)};
+import { ssh2Transport } from ${JSON.stringify(`${repoDir}/src/transport/ssh2-transport.js`)};
+import { linuxProbes } from ${JSON.stringify(`${repoDir}/targets/index.js`)};
 
 const work = process.env.OCTO_WORK;
 const sh = (...a) => execFileSync(a[0], a.slice(1), { stdio: 'pipe' });
@@ -290,13 +296,17 @@ const unshareSkip = sshdSkip ?? (existsSync('/usr/bin/unshare') ? undefined : 'u
 describe('the scan is read-only on the target (real sshd, private mount namespace)', { skip: unshareSkip }, () => {
   test('home, /tmp and /var/tmp listed before and after a scan are identical; a read-only /tmp and a full /var/tmp do not matter', { timeout: 120_000 }, async () => {
     const work = mkdtempSync('/run/octoscan-security-');
+    const mnt = path.join(work, 'checkout');
     try {
       chmodSync(work, 0o755);
+      mkdirSync(mnt);
       const child = path.join(work, 'child.mts');
-      writeFileSync(child, CHILD(repo.replace(/\/$/, '')));
+      writeFileSync(child, CHILD(mnt));
       const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '--import', 'tsx', child], {
-          cwd: repo,
+        // cwd is the bind mount so that --import tsx resolves through it too.
+        const wrap = 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"';
+        const p = spawn('unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', wrap, 'wrap', repo, mnt, process.execPath, '--import', 'tsx', child], {
+          cwd: work,
           // The harness's client keys go to TMPDIR: keep them out of the trees being compared.
           env: { ...process.env, OCTO_WORK: work, TMPDIR: work },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -323,6 +333,10 @@ describe('the scan is read-only on the target (real sshd, private mount namespac
       assert.equal(res.varTmpFull, true, '/var/tmp was full for the second scan');
       assert.equal(res.second.class, 'ok', `with /tmp read-only and /var/tmp full: ${res.second.message}`);
     } finally {
+      // The bind mount lives only in the child's namespace; should it ever be
+      // visible here, rmdir fails (busy, not empty) and the recursive removal
+      // below must not run, or it would delete the checkout.
+      if (existsSync(mnt)) rmdirSync(mnt);
       rmSync(work, { recursive: true, force: true });
     }
   });
