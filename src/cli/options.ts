@@ -65,7 +65,7 @@ export function buildCommand(): Command {
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
-    .option('-l, --user <name>', 'default login name (default: the local user name)', defaultUser())
+    .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))

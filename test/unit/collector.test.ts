@@ -230,13 +230,13 @@ describe('Collector: command outcomes', () => {
       ...facts,
       rec("W 1001 add_file cannot read '/etc/oratab': file does not exist"),
       rec('B cpuinfo 1700000000 - proc/cpuinfo'), Buffer.from('partial'), rec('E 1'),
-      rec('W 1003 cannot read /proc/cpuinfo: read failed (exit 1)'),
+      rec("W 1003 cannot read /proc/cpuinfo: OSError(5, 'Input/output error')"),
       Z,
     ]);
     assert.equal(o.entry('proc/cpuinfo'), undefined);
     assert.deepEqual(o.collected.warnings, [
       { id: 1001, message: "add_file cannot read '/etc/oratab': file does not exist" },
-      { id: 1003, message: 'cannot read /proc/cpuinfo: read failed (exit 1)' },
+      { id: 1003, message: "cannot read /proc/cpuinfo: OSError(5, 'Input/output error')" },
     ]);
   });
 
