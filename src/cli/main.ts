@@ -20,12 +20,15 @@ import { localTransport } from '../transport/local.js';
 import { ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
+import { runSubcommand } from './subcommands.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
+  const sub = await runSubcommand(argv.slice(2));
+  if (sub !== undefined) return sub;
   const cmd = buildCommand().exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     cmd.parse(argv);

@@ -6,6 +6,7 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
+import { SUBCOMMAND_HELP } from './subcommands.js';
 
 export interface CliOptions {
   targets: string[];
@@ -96,7 +97,8 @@ export function buildCommand(): Command {
       `
 Exit codes: 0 every host ok; 2 some hosts failed; 1 could not start (arguments,
 hosts file, output folder); 130 interrupted.
-Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).`,
+Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).
+${SUBCOMMAND_HELP}`,
     );
 }
 
