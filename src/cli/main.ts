@@ -21,6 +21,7 @@ import { ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { runSubcommand } from './subcommands.js';
+import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
@@ -87,6 +88,8 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     throw new UsageError(`--out ${opts.out}: folder is not writable`);
   });
   opts.out = out;
+  const summaryProblem = await checkSummaryOptions(opts);
+  if (summaryProblem) throw new UsageError(summaryProblem);
 
   const defaults = { port: opts.port, user: opts.user, identities: opts.identity };
   let hosts: HostSpec[] = [];
@@ -212,6 +215,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // would kill the process outright, with no report and no exit code 130.
   try {
     if (opts.report) await writeReport(opts.report, outcomes);
+    if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
     const failed = outcomes.filter((o) => o.class !== 'ok');
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) process.stderr.write(`${summaryLine(outcomes, Date.now() - started)}\n`);

@@ -33,6 +33,8 @@ export interface CliOptions {
   maxHostBytes: number;
   keepalive: number;
   passphraseFile?: string;
+  summary?: string;
+  compare?: string;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -85,6 +87,8 @@ export function buildCommand(): Command {
     .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl/.json')
     .option('--retry-file <file>', 'write the failed hosts in the hosts file format, for --hosts')
     .option('--resume <report>', 'skip hosts that this earlier report lists as ok')
+    .option('--summary <file.html>', 'after the run, write a self-contained HTML summary page (classes, OS, failures, slowest hosts, costly warnings)')
+    .option('--compare <report>', 'with --summary: compare with an earlier report (new failures, recovered, added, gone)')
     .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')

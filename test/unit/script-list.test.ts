@@ -188,6 +188,14 @@ describe('octoscan-remote script', () => {
     for (const p of listed) assert.ok(!WRITING_PROGRAMS.includes(p.replace(/^.*\//, '')), `${p} writes`);
   });
 
+  it('a subcommand only as the first argument: a host named script is given as user@script or after an option', () => {
+    for (const args of [['-o', '/nonexistent-octoscan', 'script'], ['scan@script', '-o', '/nonexistent-octoscan'], ['-o', '/nonexistent-octoscan', 'inspect']]) {
+      const r = run(args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, /--out \/nonexistent-octoscan: not a folder/, `${args.join(' ')}: taken as a scan`);
+    }
+  });
+
   it('--help of the scan shows one default for --user and names the subcommands', () => {
     const r = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
     if (r.error || /Cannot find module/.test(r.stderr)) return; // dist not built; the tsx run below covers it
