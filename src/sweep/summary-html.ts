@@ -74,6 +74,15 @@ export function warningKey(message: string): string {
     .replace(/java\/dynamic\/\d+\//g, 'java/dynamic/<pid>/');
 }
 
+/** A failure message with the host's own name and addresses folded, so one cause on N hosts is one line. */
+export function failureKey(r: { host: string; message: string }): string {
+  let m = r.message;
+  if (r.host) m = m.split(r.host).join('<host>');
+  return m
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<addr>')
+    .replace(/\[?\b[0-9a-f]{1,4}(:[0-9a-f]{0,4}){2,7}\]?(:\d+)?/gi, '<addr>');
+}
+
 export function summaryHtml(input: SummaryInput): string {
   const { rows, archives } = input;
   const ok = rows.filter((r) => r.class === 'ok');
@@ -122,13 +131,13 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
   for (const [cls, n] of classes) {
     if (cls === 'ok') continue;
     const inClass = failed.filter((r) => r.class === cls);
-    const groups = countBy(inClass, (r) => `${r.phase}\0${r.message}`);
+    const groups = countBy(inClass, (r) => `${r.phase}\0${failureKey(r)}`);
     failureParts.push(`<h3 id="fail-${esc(cls)}">${esc(cls)} (${n})</h3>${table(
       `failures-${cls.replace(/[^a-z-]/g, '')}`,
       ['phase', 'message', 'hosts'],
       groups.map(([key]) => {
         const [phase, message] = key.split('\0');
-        const hosts = inClass.filter((r) => r.phase === phase && r.message === message);
+        const hosts = inClass.filter((r) => r.phase === phase && failureKey(r) === message);
         const shown = hosts.slice(0, 20).map((h) => esc(hostLabel(h))).join(', ') + (hosts.length > 20 ? `, … (${hosts.length - 20} more)` : '');
         return [esc(phase), `<span class="msg">${esc(message)}</span>`, `${hosts.length}: ${shown}`];
       }),

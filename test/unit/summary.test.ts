@@ -105,7 +105,7 @@ describe('summary page', () => {
       row({ host: 'odd', archive: await archive(a, u(4), evilOs, [{ id: 1004, message: EVIL }]), duration_ms: 100, warnings: 1 }),
       row({ host: 'gone-archive', archive: join(a, 'moved-away.scal') }),
       row({ host: 'down1', class: 'unreachable', phase: 'connect', message: 'connect ECONNREFUSED 10.0.0.1:22', duration_ms: 300 }),
-      row({ host: 'down2', class: 'unreachable', phase: 'connect', message: 'connect ECONNREFUSED 10.0.0.1:22', duration_ms: 300 }),
+      row({ host: 'down2', class: 'unreachable', phase: 'connect', message: 'connect ECONNREFUSED 10.0.0.2:22', duration_ms: 300 }),
       row({ host: 'slow', class: 'timeout', phase: 'stream', message: `host timeout; the target said ${EVIL}`, duration_ms: 900_000 }),
       row({ host: '=cmd|x', class: 'auth', phase: 'auth', message: '-all keys refused', duration_ms: 50 }),
     ];
@@ -133,7 +133,7 @@ describe('summary page', () => {
     assert.match(text(byId(doc, 'os-unknown')), /^1 ok host without a readable archive/);
 
     const unreachable = rowsOf(byId(doc, 'failures-unreachable'));
-    assert.deepEqual(unreachable, [['connect', 'connect ECONNREFUSED 10.0.0.1:22', '2: scan@down1, scan@down2']]);
+    assert.deepEqual(unreachable, [['connect', 'connect ECONNREFUSED <addr>', '2: scan@down1, scan@down2']], 'one cause on two hosts is one line');
     assert.equal(rowsOf(byId(doc, 'failures-timeout'))[0][1], `host timeout; the target said ${EVIL}`);
     assert.deepEqual(rowsOf(byId(doc, 'failures-auth'))[0], ['auth', '-all keys refused', '1: scan@=cmd|x'], 'the CSV apostrophe is taken off again');
 
@@ -184,6 +184,35 @@ describe('summary page', () => {
     const scan = runCli(['--local', '--out', dir, '--compare', join(dir, 'bad.jsonl')]);
     assert.equal(scan.status, 1);
     assert.match(scan.stderr, /--compare needs --summary/);
+  });
+
+  it('opens in a headless browser from a file, offline (skipped where chromium is not installed)', async (t) => {
+    const browser = ['chromium', 'chromium-browser', 'google-chrome'].find((b) => spawnSync(b, ['--version'], { encoding: 'utf8' }).status === 0);
+    if (!browser) {
+      t.skip('no chromium here (apt-get install chromium to run this test)');
+      return;
+    }
+    const report = join(dir, 'browser.csv');
+    await writeFile(report, csv([row({ host: 'a' }), row({ host: 'b', class: 'auth', phase: 'auth', message: EVIL })]));
+    const page = join(dir, 'browser.html');
+    assert.equal(runCli(['summary', report, '-o', page]).status, 0);
+    const profile = await mkdtemp(join(tmpdir(), 'octoscan-chromium-'));
+    try {
+      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', `--user-data-dir=${profile}`];
+      const dom = spawnSync(browser, [...flags, '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 90_000 });
+      assert.equal(dom.status, 0, dom.stderr);
+      const doc = parse(dom.stdout) as unknown as Node;
+      assert.equal(byId(doc, 'class-chart').tagName, 'svg');
+      assert.deepEqual(rowsOf(byId(doc, 'class-table')).map((x) => x[0]), ['auth', 'ok']);
+      assert.equal(rowsOf(byId(doc, 'failures-auth'))[0][1], EVIL, 'peer text stays text in a real browser');
+      assert.ok(![...walk(doc)].some((n) => n.tagName === 'img' || n.tagName === 'script'));
+      const shot = join(profile, 'page.png');
+      const png = spawnSync(browser, [...flags, `--screenshot=${shot}`, '--window-size=1200,900', `file://${page}`], { encoding: 'utf8', timeout: 90_000 });
+      assert.equal(png.status, 0, png.stderr);
+      assert.ok((await readFile(shot)).subarray(1, 4).toString() === 'PNG', 'a screenshot was rendered');
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 
   it('a --local scan with --summary and --compare writes the page after the report', async () => {
