@@ -97,39 +97,69 @@ _mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null
 
 _uid=$(id -u 2>/dev/null </dev/null)
 
+# Warning texts follow the reference: "cannot read <path>: <repr of the
+# Python exception>", e.g. PermissionError(13, 'Permission denied').
 # _denied PATH ROOTONLY: warning 1002, saying so when root would have read it.
 _denied() {
   if [ "$2" = 1 ] && [ "$_uid" != 0 ]; then
-    _r W 1002 "cannot read $1: [Errno 13] Permission denied: '$1' (readable by root only; scanned as uid $_uid)"
+    _r W 1002 "cannot read $1: PermissionError(13, 'Permission denied') (readable by root only; scanned as uid $_uid)"
   else
-    _r W 1002 "cannot read $1: [Errno 13] Permission denied: '$1'"
+    _r W 1002 "cannot read $1: PermissionError(13, 'Permission denied')"
   fi
 }
 
-# _file PROBE ENTRY PATH CAP+1 ROOTONLY BINARY: copy one file byte for byte.
+# _file PROBE ENTRY PATH CAP+1 ROOTONLY BINARY [SHOWN]: copy one file byte for
+# byte. SHOWN is the path as warnings name it (a name holding a newline is
+# shown %0A-escaped: a record is one line).
 _file() {
-  if [ ! -e "$3" ]; then _r W 1001 "add_file cannot read '$3': file does not exist"; return 1; fi
-  if [ -d "$3" ]; then _r W 1002 "cannot read $3: [Errno 21] Is a directory: '$3'"; return 1; fi
-  if [ ! -r "$3" ]; then _denied "$3" "$5"; return 1; fi
+  _fs=${7:-$3}
+  if [ ! -e "$3" ]; then _r W 1001 "add_file cannot read '$_fs': file does not exist"; return 1; fi
+  if [ -d "$3" ]; then _r W 1002 "cannot read $_fs: IsADirectoryError(21, 'Is a directory')"; return 1; fi
+  if [ ! -r "$3" ]; then _denied "$_fs" "$5"; return 1; fi
   if [ "$6" = 1 ]; then _fm=$(_mode "$3"); else _fm=-; fi
   _r B "$1" "$(_mtime "$3")" "$_fm" "$2"
   _cap "$4" <"$3" 2>/dev/null
   _frc=$?
   _r E "$_frc"
-  if [ "$_frc" != 0 ]; then _r W 1003 "cannot read $3: read failed (exit $_frc)"; return 1; fi
+  if [ "$_frc" != 0 ]; then _r W 1003 "cannot read $_fs: OSError(5, 'Input/output error')"; return 1; fi
+}
+
+# _pctnl NAME: sets _pn to NAME with % as %25 and newline as %0A (byte-wise,
+# LC_ALL=C), for names holding a newline; only such rare names pay the loop.
+_pctnl() {
+  _pi=$1 _pn=
+  while [ -n "$_pi" ]; do
+    _pc=${_pi%"${_pi#?}"}
+    _pi=${_pi#?}
+    case $_pc in
+      %) _pn="$_pn%25" ;;
+      "$_nl") _pn="$_pn%0A" ;;
+      *) _pn="$_pn$_pc" ;;
+    esac
+  done
 }
 
 # _glob PROBE ENTRYDIR CAP+1 ROOTONLY-NAMES BINARY FILE...: each regular file
 # into ENTRYDIR/<basename>. An unmatched glob arrives as its own pattern and
 # fails -e; folders are not files and are passed over, as the scanner does.
+# A name holding a newline cannot travel in a record line: it is announced as
+# ENTRYDIR//<name with %25 and %0A> (no base name holds a /, so the double
+# slash is unambiguous), the controller stores it %0A-escaped, and a warning
+# says so.
 _glob() {
   _gp=$1 _gd=$2 _gc=$3 _gr=$4 _gb=$5; shift 5
   for _gf in "$@"; do
     [ -e "$_gf" ] || continue
     [ -d "$_gf" ] && continue
     _gn=${_gf##*/}
-    case $_gn in *"$_nl"*) _r W 1002 "cannot read a file in ${_gf%/*}: its name holds a newline"; continue ;; esac
     _gro=0
+    case $_gn in
+      *"$_nl"*)
+        _pctnl "$_gn"
+        _r W 1003 "file name ${_gf%/*}/$_pn holds a newline: stored as $_gd/$_pn"
+        _file "$_gp" "$_gd//$_pn" "$_gf" "$_gc" 0 "$_gb" "${_gf%/*}/$_pn"
+        continue ;;
+    esac
     case " $_gr " in *" $_gn "*) _gro=1 ;; esac
     _file "$_gp" "$_gd/$_gn" "$_gf" "$_gc" "$_gro" "$_gb"
   done
@@ -195,15 +225,15 @@ _java_record() {
   printf '\n'
   case $_jrc in
     0) printf '%s' "$_jo" ;;
-    126) printf "FAILED: java -version failed for '%s': [Errno 13] Permission denied: '%s'" "$_jj" "$_jj" ;;
-    127) printf "FAILED: java -version failed for '%s': [Errno 2] No such file or directory: '%s'" "$_jj" "$_jj" ;;
+    126) printf "FAILED: java -version failed for '%s': PermissionError(13, 'Permission denied')" "$_jj" ;;
+    127) printf "FAILED: java -version failed for '%s': FileNotFoundError(2, 'No such file or directory')" "$_jj" ;;
     *) printf "FAILED: java -version failed for '%s', exit code: %s\n%s" "$_jj" "$_jrc" "$_jo" ;;
   esac
   _r E 0
   case $_jrc in
     0) ;;
-    126) _r W 2003 "java -version failed for '$_jj': [Errno 13] Permission denied: '$_jj'" ;;
-    127) _r W 2003 "java -version failed for '$_jj': [Errno 2] No such file or directory: '$_jj'" ;;
+    126) _r W 2003 "java -version failed for '$_jj': PermissionError(13, 'Permission denied')" ;;
+    127) _r W 2003 "java -version failed for '$_jj': FileNotFoundError(2, 'No such file or directory')" ;;
     *) _r W 2002 "java -version failed for '$_jj', exit code: $_jrc" ;;
   esac
 }
@@ -244,7 +274,11 @@ _java_dynamic() {
     if [ "$_uid" != 0 ] && [ ! -O "$_jdd" ]; then continue; fi
     _jdpid=${_jdd##*/}
     if ! _jdx=$(readlink "$_jdd/exe" 2>/dev/null </dev/null); then
-      _r W 1010 "Error on readlink $_jdd/exe: cannot read link"
+      if [ -e "$_jdd" ]; then
+        _r W 1010 "Error on readlink $_jdd/exe: PermissionError(13, 'Permission denied')"
+      else
+        _r W 1010 "Error on readlink $_jdd/exe: FileNotFoundError(2, 'No such file or directory')"
+      fi
       continue
     fi
     _is_exec_file "$_jdx" || continue

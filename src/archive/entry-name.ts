@@ -23,6 +23,25 @@ export function safeSegment(raw: Buffer): string {
   return out;
 }
 
+/** Undoes the prelude's _pctnl (%25 is %, %0A a newline); undefined for anything it cannot have sent. */
+export function unescapeNewlineName(escaped: Buffer): Buffer | undefined {
+  const out: number[] = [];
+  for (let i = 0; i < escaped.length; i++) {
+    const b = escaped[i];
+    if (b === 0x2f) return undefined;
+    if (b !== 0x25) {
+      out.push(b);
+      continue;
+    }
+    const code = escaped.subarray(i + 1, i + 3).toString('latin1');
+    if (code === '25') out.push(0x25);
+    else if (code === '0A') out.push(0x0a);
+    else return undefined;
+    i += 2;
+  }
+  return out.includes(0x0a) ? Buffer.from(out) : undefined;
+}
+
 /** Why a name from a frame was refused; the caller records it and drops the entry. */
 export class EntryNameError extends Error {}
 
@@ -43,7 +62,15 @@ export function entryPathFor(probe: Probe, announced: Buffer): string {
       if (announced.length <= prefix.length || !announced.subarray(0, prefix.length).equals(prefix)) {
         throw new EntryNameError(`probe ${probe.id} announced entry ${JSON.stringify(text)} outside ${probe.entryDir}/`);
       }
-      return `${probe.entryDir}/${safeSegment(announced.subarray(prefix.length))}`;
+      const rest = announced.subarray(prefix.length);
+      // "<dir>//<name>": a name holding a newline, sent with % as %25 and newline as %0A
+      // (a record is one line; no base name holds a "/", so the form is unambiguous).
+      // Anything else starting with "/" is no name the script sends: escaped whole, as before.
+      if (rest[0] === 0x2f) {
+        const raw = unescapeNewlineName(rest.subarray(1));
+        if (raw) return `${probe.entryDir}/${safeSegment(raw)}`;
+      }
+      return `${probe.entryDir}/${safeSegment(rest)}`;
     }
     case 'builtin': {
       const shapes: Record<typeof probe.builtin, RegExp> = {

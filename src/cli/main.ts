@@ -21,6 +21,8 @@ import { ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
+import { runSubcommand } from './subcommands.js';
+import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
@@ -28,6 +30,8 @@ class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   guardStdio();
+  const sub = await runSubcommand(argv.slice(2));
+  if (sub !== undefined) return sub;
   const cmd = buildCommand().exitOverride().configureOutput({ writeOut: out, writeErr: err });
   try {
     cmd.parse(argv);
@@ -86,6 +90,8 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     throw new UsageError(`--out ${opts.out}: folder is not writable`);
   });
   opts.out = out;
+  const summaryProblem = await checkSummaryOptions(opts);
+  if (summaryProblem) throw new UsageError(summaryProblem);
 
   const defaults = { port: opts.port, user: opts.user, identities: opts.identity };
   let hosts: HostSpec[] = [];
@@ -211,6 +217,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // would kill the process outright, with no report and no exit code 130.
   try {
     if (opts.report) await writeReport(opts.report, outcomes);
+    if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
     const failed = outcomes.filter((o) => o.class !== 'ok');
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);

@@ -6,6 +6,7 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
+import { SUBCOMMAND_HELP } from './subcommands.js';
 
 export interface CliOptions {
   targets: string[];
@@ -32,6 +33,8 @@ export interface CliOptions {
   maxHostBytes: number;
   keepalive: number;
   passphraseFile?: string;
+  summary?: string;
+  compare?: string;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -65,7 +68,7 @@ export function buildCommand(): Command {
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
-    .option('-l, --user <name>', 'default login name (default: the local user name)', defaultUser())
+    .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
@@ -84,6 +87,8 @@ export function buildCommand(): Command {
     .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl/.json')
     .option('--retry-file <file>', 'write the failed hosts in the hosts file format, for --hosts')
     .option('--resume <report>', 'skip hosts that this earlier report lists as ok')
+    .option('--summary <file.html>', 'after the run, write a self-contained HTML summary page (classes, OS, failures, slowest hosts, costly warnings)')
+    .option('--compare <report>', 'with --summary: compare with an earlier report (new failures, recovered, added, gone)')
     .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')
@@ -96,7 +101,8 @@ export function buildCommand(): Command {
       `
 Exit codes: 0 every host ok; 2 some hosts failed; 1 could not start (arguments,
 hosts file, output folder); 130 interrupted.
-Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).`,
+Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).
+${SUBCOMMAND_HELP}`,
     );
 }
 

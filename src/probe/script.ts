@@ -43,7 +43,7 @@ const BUILTINS: Record<Extract<Probe, { kind: 'builtin' }>['builtin'], { fn: str
 };
 
 /** Where the Linux Java search always looks (spec section 4); -J adds more. */
-const JAVA_DIRS = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java'];
+export const JAVA_DIRS = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java'];
 
 export interface ScriptOptions {
   token: string;

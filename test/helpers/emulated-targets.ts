@@ -749,7 +749,7 @@ class Builder {
       else if (dir === '/sys/class/dmi/id') {
         if (DMI_ROOT_ONLY.has(base)) {
           this.expect.absent.add(`sys/class/dmi/id/${base}`);
-          this.expect.warnings.push({ id: 1002, message: `cannot read ${p}: [Errno 13] Permission denied: '${p}' (readable by root only; scanned as uid <uid>)` });
+          this.expect.warnings.push({ id: 1002, message: `cannot read ${p}: PermissionError(13, 'Permission denied') (readable by root only; scanned as uid <uid>)` });
         } else add(`sys/class/dmi/id/${base}`, p);
       } else if (p === '/etc/oratab' || p === '/var/opt/oracle/oratab') add('oracle/oratab', p);
     }

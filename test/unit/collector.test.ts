@@ -126,6 +126,17 @@ describe('Collector: entry caps', () => {
     assert.equal(o.entry('t/glob/b')?.data.toString(), 'bbbbb');
     assert.deepEqual(o.collected.warnings.map((w) => w.id), [1003]);
   });
+
+  it('a glob file whose name holds a newline (announced as <dir>//<%0A-escaped>) is kept under its escaped name', async () => {
+    const o = await collect([
+      ...facts,
+      rec('W 1003 file name /x/a%0Ab holds a newline: stored as t/glob/a%0Ab'),
+      rec('B t-glob - - t/glob//a%0Ab'), Buffer.from('kept'), rec('E 0'),
+      Z,
+    ]);
+    assert.equal(o.entry('t/glob/a%0Ab')?.data.toString(), 'kept');
+    assert.deepEqual(o.collected.warnings.map((w) => w.id), [1003]);
+  });
 });
 
 describe('Collector: host cap', () => {
@@ -230,13 +241,13 @@ describe('Collector: command outcomes', () => {
       ...facts,
       rec("W 1001 add_file cannot read '/etc/oratab': file does not exist"),
       rec('B cpuinfo 1700000000 - proc/cpuinfo'), Buffer.from('partial'), rec('E 1'),
-      rec('W 1003 cannot read /proc/cpuinfo: read failed (exit 1)'),
+      rec("W 1003 cannot read /proc/cpuinfo: OSError(5, 'Input/output error')"),
       Z,
     ]);
     assert.equal(o.entry('proc/cpuinfo'), undefined);
     assert.deepEqual(o.collected.warnings, [
       { id: 1001, message: "add_file cannot read '/etc/oratab': file does not exist" },
-      { id: 1003, message: 'cannot read /proc/cpuinfo: read failed (exit 1)' },
+      { id: 1003, message: "cannot read /proc/cpuinfo: OSError(5, 'Input/output error')" },
     ]);
   });
 

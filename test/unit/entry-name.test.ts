@@ -128,6 +128,13 @@ describe('entryPathFor', () => {
     assert.equal(entryPathFor(probe('release'), b('release/a/b')), 'release/a%2Fb');
     assert.equal(entryPathFor(probe('dmi'), b('sys/class/dmi/id/product_serial')), 'sys/class/dmi/id/product_serial');
     assert.equal(entryPathFor(probe('hyperv'), b([...b('hyperv/'), 0xff, 0x2f])), 'hyperv/%FF%2F');
+    // a name holding a newline arrives as <dir>//<name with %25, %0A> and is stored %0A-escaped
+    assert.equal(entryPathFor(probe('release'), b('release//a%0Ab')), 'release/a%0Ab');
+    assert.equal(entryPathFor(probe('release'), b('release//50%25%0A')), 'release/50%25%0A');
+    assert.equal(entryPathFor(probe('release'), b('release//a%0Ab')), entryPathFor(probe('release'), b('release/a\nb')));
+    // what the script never sends stays escaped whole
+    assert.equal(entryPathFor(probe('release'), b('release//x')), 'release/%2Fx');
+    assert.equal(entryPathFor(probe('release'), b('release//%41%0A')), 'release/%2F%2541%250A');
     for (const [id, bad] of [
       ['release', 'etc/passwd'],
       ['release', 'releasex/a'],

@@ -526,13 +526,13 @@ describe('prelude functions on real files', () => {
         assert.deepEqual(records[2].body, Buffer.from('a\r\nb\r\n\0c'));
         assert.equal(records[2].mode, 0o644, 'binary: the source mode');
         assert.deepEqual(records.slice(4), [
-          { type: 'warning', id: 1002, message: `cannot read ${d}: [Errno 21] Is a directory: '${d}'` },
+          { type: 'warning', id: 1002, message: `cannot read ${d}: IsADirectoryError(21, 'Is a directory')` },
           { type: 'warning', id: 1001, message: `add_file cannot read '${d}/none': file does not exist` },
           { type: 'done' },
         ]);
       });
 
-      it('_glob: odd names arrive as they are, folders are passed over, a newline in a name is a warning', async (t) => {
+      it('_glob: odd names arrive as they are, folders are passed over, a name holding a newline is kept %0A-escaped with a warning', async (t) => {
         if (skipIfMissing(t)) return;
         const { writeFile: wf, mkdir: md, chmod } = await import('node:fs/promises');
         const d = join(dir, `glob-${shell.name}`);
@@ -540,15 +540,23 @@ describe('prelude functions on real files', () => {
         const names = ['a b', '-rf', "it's", '$(id)', '*', 'é'];
         for (const n of names) await wf(join(d, n), `<${n}>`);
         await wf(join(d, 'x\ny'), 'nl');
+        await wf(join(d, '%\n\n'), 'pct');
         await chmod(join(d, 'a b'), 0o600);
         const { records } = runPrelude(shell, `_glob p out 100 '' 1 '${d}/'*`);
-        const begins = records.filter((r) => r.type === 'begin');
+        const all = records.filter((r) => r.type === 'begin');
+        // names holding a newline are announced as out//<name with %25 and %0A>, body intact
+        const escaped = all.filter((r) => r.name!.startsWith('out//'));
+        assert.deepEqual(escaped.map((r) => [r.name, r.body!.toString()]).sort(), [['out//%25%0A%0A', 'pct'], ['out//x%0Ay', 'nl']]);
+        const begins = all.filter((r) => !r.name!.startsWith('out//'));
         const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
         assert.deepEqual(new Set(begins.map((r) => r.name)), new Set(sorted.map((n) => `out/${n}`)));
         for (const r of begins) assert.equal(r.body!.toString(), `<${r.name!.slice(4)}>`);
         assert.equal(begins.find((r) => r.name === 'out/a b')!.mode, 0o600);
         const warnings = records.filter((r) => r.type === 'warning');
-        assert.deepEqual(warnings, [{ type: 'warning', id: 1002, message: `cannot read a file in ${d}: its name holds a newline` }]);
+        assert.deepEqual(warnings, [
+          { type: 'warning', id: 1003, message: `file name ${d}/%25%0A%0A holds a newline: stored as out/%25%0A%0A` },
+          { type: 'warning', id: 1003, message: `file name ${d}/x%0Ay holds a newline: stored as out/x%0Ay` },
+        ]);
       });
 
       it(

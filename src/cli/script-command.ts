@@ -1,0 +1,106 @@
+// `octoscan-remote script`: what a scan runs on a target, for the people who
+// approve it. Prints exactly the script a scan sends (only the frame token is
+// a placeholder: a real one is 128 random bits drawn per scan), or with --list
+// a table of the probes and the programs the script can start.
+import { err as writeErr, out as writeOut } from './stdio.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { darwinProbes, linuxProbes } from '../../targets/index.js';
+import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
+import { buildScript } from '../probe/script.js';
+
+/** What the script shows instead of the token; a valid token shape, so the script still parses the same. */
+export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
+/** The command the scan execs on the target; the script arrives on its standard input. */
+export const EXEC_COMMAND = '/bin/sh -s';
+/** What --sudo would exec (privileged scans are not yet a scan option). */
+export const SUDO_EXEC_COMMAND = 'sudo -n /bin/sh -s';
+
+export interface ScriptCommandOptions {
+  os?: 'linux' | 'macos';
+  sudo: boolean;
+  javaDir: string[];
+  list: boolean;
+}
+
+const javaDirs = (v: string, prev: string[]): string[] => {
+  const dirs = v.split(':').filter((d) => d !== '');
+  for (const d of dirs) if (!d.startsWith('/')) throw new InvalidArgumentError(`Java search folder must be an absolute path on the target, got ${JSON.stringify(d)}`);
+  return [...prev, ...dirs];
+};
+
+export function scriptCommand(): Command {
+  return new Command('octoscan-remote script')
+    .description(
+      'Print exactly the script a scan sends to a target (token shown as a placeholder), or with --list a table of each probe: what it runs or reads, deadline, cap, whether it needs root, and every program the script can start.',
+    )
+    .addOption(new Option('--os <os>', 'only this OS: with --list, its probes; without, the script is the same for every OS (detected on the target), so this only checks the name').choices(['linux', 'macos']))
+    .option('--sudo', `show the command a privileged scan would exec (${SUDO_EXEC_COMMAND}); not yet a scan option`, false)
+    .option('-J, --java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
+    .option('--list', 'a table of the probes instead of the script', false)
+    .allowExcessArguments(false);
+}
+
+export function scriptText(opts: Pick<ScriptCommandOptions, 'javaDir'>): string {
+  // Build with the placeholder itself: the text is then exactly what a scan sends with its token.
+  return buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: PLACEHOLDER_TOKEN, javaDirs: opts.javaDir });
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // The last column is left ragged: long command lines wrap harmlessly there.
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function listText(opts: ScriptCommandOptions): string {
+  let rows: ProbeRow[] = probeRows({ linux: linuxProbes, darwin: darwinProbes }, opts.javaDir);
+  if (opts.os) rows = rows.filter((r) => r.os === opts.os);
+  const exec = opts.sudo ? SUDO_EXEC_COMMAND : EXEC_COMMAND;
+  const out: string[] = [
+    `The scan execs \`${exec}\` on the target (one SSH exec channel) and feeds it the script on standard input;`,
+    'nothing is copied to or written on the target. Each probe below fails alone.',
+    opts.sudo
+      ? 'With --sudo every probe runs as root (sudo -n: never prompts; a password-protected sudo fails the host). Not yet a scan option.'
+      : 'As an unprivileged user the "needs root" column lists what is read only by root (warning 1002 "readable by root only").',
+    '',
+    table(
+      ['os', 'probe', 'entry', 'deadline', 'cap', 'needs root', 'runs or reads'],
+      rows.map((r) => [r.os, r.id, r.entry, r.deadline, r.cap, r.root || '-', r.source]),
+    ),
+    '',
+    'Every program the script can start (checked by a test that reads the script; none of them writes):',
+    '',
+    table(
+      ['program', 'os', 'used by'],
+      externalPrograms(rows)
+        .filter((p) => !opts.os || p.os.split(', ').includes(opts.os))
+        .map((p) => [p.program, p.os, p.usedBy]),
+    ),
+    '',
+    'Besides these, only shell builtins (printf, read, test, kill, wait, command -v, ...).',
+    '',
+  ];
+  return out.join('\n');
+}
+
+/** Runs the subcommand; args are the words after `script`. */
+export async function runScriptCommand(args: string[]): Promise<number> {
+  const cmd = scriptCommand().exitOverride().configureOutput({ writeErr: (s) => writeErr(s) });
+  try {
+    cmd.parse(args, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    throw err;
+  }
+  const opts = cmd.opts() as ScriptCommandOptions;
+  if (opts.list) {
+    writeOut(listText(opts));
+    return 0;
+  }
+  writeErr(
+    `octoscan-remote: the scan execs \`${opts.sudo ? SUDO_EXEC_COMMAND : EXEC_COMMAND}\` with this script on standard input` +
+      `${opts.sudo ? ' (--sudo is not yet a scan option)' : ''}; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan\n`,
+  );
+  writeOut(scriptText(opts));
+  return 0;
+}

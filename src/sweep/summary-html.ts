@@ -1,0 +1,255 @@
+// The nightly summary page: one self-contained HTML file (inline CSS and SVG,
+// no script, no network assets), readable from a file share. Every text that
+// comes from a host, a hosts file or an archive is HTML-escaped.
+import { readArchive, type OsInfo } from '../archive/archive-reader.js';
+import { hostId, type SummaryRow } from './report-reader.js';
+
+export interface HostArchiveInfo {
+  os?: OsInfo;
+  warnings: { id: number; message: string }[];
+}
+
+export interface SummaryInput {
+  rows: SummaryRow[];
+  /** The previous run's rows, for --compare. */
+  previous?: SummaryRow[];
+  /** Per host (hostId), what its archive says; hosts without a readable archive are absent. */
+  archives: Map<string, HostArchiveInfo>;
+  /** Where the rows came from, shown in the header. */
+  source: string;
+  previousSource?: string;
+  generatedAt: Date;
+}
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** HTML-escapes text for element content and quoted attribute values; control characters shown as U+FFFD. */
+export function esc(s: string | number): string {
+  return String(s)
+    .replace(/[&<>"']/g, (c) => ESC[c])
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
+}
+
+const fmtMs = (ms: number): string => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
+const fmtBytes = (n: number): string => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const hostLabel = (r: SummaryRow): string => `${r.user ? `${r.user}@` : ''}${r.host}${r.port && r.port !== '22' && r.port !== '0' ? `:${r.port}` : ''}`;
+
+function table(id: string, head: string[], rows: string[][], empty = 'none'): string {
+  if (!rows.length) return `<p class="empty" id="${id}-empty">${esc(empty)}</p>`;
+  return `<table id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>\n${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
+    .join('\n')}\n</tbody></table>`;
+}
+
+function countBy<T>(items: T[], key: (t: T) => string): [string, number][] {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+}
+
+const CLASS_COLOURS: Record<string, string> = {
+  ok: '#2e7d32', unreachable: '#c62828', dns: '#ad1457', 'hostkey-unknown': '#6a1b9a', 'hostkey-changed': '#4a148c', auth: '#e65100',
+  timeout: '#f9a825', protocol: '#5d4037', unsupported: '#546e7a', interrupted: '#757575', internal: '#000000',
+};
+
+/** One small chart: a horizontal bar per class, inline SVG. */
+function classChart(counts: [string, number][]): string {
+  const max = Math.max(1, ...counts.map(([, n]) => n));
+  const barH = 18;
+  const width = 420;
+  const labelW = 130;
+  const h = counts.length * (barH + 6) + 6;
+  const bars = counts.map(([cls, n], i) => {
+    const y = 6 + i * (barH + 6);
+    const w = Math.max(2, Math.round(((width - labelW - 50) * n) / max));
+    return `<g class="bar" data-class="${esc(cls)}" data-count="${n}"><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(cls)}</text><rect x="${labelW}" y="${y}" width="${w}" height="${barH}" fill="${CLASS_COLOURS[cls] ?? '#1565c0'}"/><text x="${labelW + w + 6}" y="${y + 13}">${n}</text></g>`;
+  });
+  return `<svg id="class-chart" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="hosts by class">${bars.join('')}</svg>`;
+}
+
+/** Warning texts with the host-specific parts (uids, pids) folded, so the same loss on N hosts is one line. */
+export function warningKey(message: string): string {
+  return message
+    .replace(/scanned as uid \d+/g, 'scanned as uid N')
+    .replace(/\/proc\/\d+\//g, '/proc/<pid>/')
+    .replace(/java\/dynamic\/\d+\//g, 'java/dynamic/<pid>/');
+}
+
+/** A failure message with the host's own name and addresses folded, so one cause on N hosts is one line. */
+export function failureKey(r: { host: string; message: string }): string {
+  let m = r.message;
+  if (r.host) m = m.split(r.host).join('<host>');
+  return m
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<addr>')
+    .replace(/\[?\b[0-9a-f]{1,4}(:[0-9a-f]{0,4}){2,7}\]?(:\d+)?/gi, '<addr>');
+}
+
+export function summaryHtml(input: SummaryInput): string {
+  const { rows, archives } = input;
+  const ok = rows.filter((r) => r.class === 'ok');
+  const failed = rows.filter((r) => r.class !== 'ok');
+  const classes = countBy(rows, (r) => r.class);
+  const parts: string[] = [];
+
+  parts.push(`<header><h1>octoscan-remote: ${rows.length} host${rows.length === 1 ? '' : 's'}, ${ok.length} ok, ${failed.length} failed</h1>
+<p>Report <code>${esc(input.source)}</code>${input.previousSource ? `, compared with <code>${esc(input.previousSource)}</code>` : ''}; page made ${esc(input.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC.
+Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings recorded: ${rows.reduce((n, r) => n + r.warnings, 0)}.</p></header>`);
+
+  // Hosts by class, with the chart.
+  parts.push(`<section id="classes"><h2>Hosts by class</h2><div class="row">${table(
+    'class-table',
+    ['class', 'hosts', 'share'],
+    classes.map(([c, n]) => [`<span class="cls" style="background:${CLASS_COLOURS[c] ?? '#1565c0'}"></span>${esc(c)}`, String(n), `${((100 * n) / Math.max(1, rows.length)).toFixed(1)} %`]),
+  )}${classChart(classes)}</div></section>`);
+
+  // Hosts by OS family and version (from the archives).
+  const osOf = (r: SummaryRow): OsInfo | undefined => archives.get(hostId(r))?.os;
+  const osGroups = new Map<string, { name: string; versions: Map<string, number> }>();
+  let noOs = 0;
+  for (const r of ok) {
+    const os = osOf(r);
+    if (!os) {
+      noOs++;
+      continue;
+    }
+    const fam = os.name || os.id || 'unknown';
+    const g = osGroups.get(fam) ?? { name: fam, versions: new Map<string, number>() };
+    g.versions.set(os.version || '?', (g.versions.get(os.version || '?') ?? 0) + 1);
+    osGroups.set(fam, g);
+  }
+  const osRows: string[][] = [];
+  for (const g of [...osGroups.values()].sort((a, b) => sum(b.versions) - sum(a.versions) || (a.name < b.name ? -1 : 1))) {
+    const versions = [...g.versions.entries()].sort((a, b) => compareVersions(b[0], a[0]));
+    osRows.push([`<b>${esc(g.name)}</b>`, '', `<b>${sum(g.versions)}</b>`]);
+    for (const [v, n] of versions) osRows.push(['', esc(v), String(n)]);
+  }
+  parts.push(`<section id="os"><h2>Hosts by OS family and version</h2>${table('os-table', ['OS', 'version', 'hosts'], osRows, 'no archive could be read')}${
+    noOs ? `<p id="os-unknown">${noOs} ok host${noOs === 1 ? '' : 's'} without a readable archive or release entry.</p>` : ''
+  }</section>`);
+
+  // Failures grouped by class, then by phase and message.
+  const failureParts: string[] = [];
+  for (const [cls, n] of classes) {
+    if (cls === 'ok') continue;
+    const inClass = failed.filter((r) => r.class === cls);
+    const groups = countBy(inClass, (r) => `${r.phase}\0${failureKey(r)}`);
+    failureParts.push(`<h3 id="fail-${esc(cls)}">${esc(cls)} (${n})</h3>${table(
+      `failures-${cls.replace(/[^a-z-]/g, '')}`,
+      ['phase', 'message', 'hosts'],
+      groups.map(([key]) => {
+        const [phase, message] = key.split('\0');
+        const hosts = inClass.filter((r) => r.phase === phase && failureKey(r) === message);
+        const shown = hosts.slice(0, 20).map((h) => esc(hostLabel(h))).join(', ') + (hosts.length > 20 ? `, … (${hosts.length - 20} more)` : '');
+        return [esc(phase), `<span class="msg">${esc(message)}</span>`, `${hosts.length}: ${shown}`];
+      }),
+    )}`);
+  }
+  parts.push(`<section id="failures"><h2>Failures by class</h2>${failureParts.length ? failureParts.join('\n') : '<p class="empty">none: every host was scanned</p>'}</section>`);
+
+  // Slowest hosts.
+  const slowest = [...rows].sort((a, b) => b.durationMs - a.durationMs).slice(0, 10);
+  parts.push(`<section id="slowest"><h2>Slowest hosts</h2>${table(
+    'slowest-table',
+    ['host', 'class', 'duration', 'archive size', 'attempts'],
+    slowest.map((r) => [esc(hostLabel(r)), esc(r.class), esc(fmtMs(r.durationMs)), r.class === 'ok' ? esc(fmtBytes(r.bytes)) : '', String(r.attempts)]),
+  )}</section>`);
+
+  // Warnings that cost the most data: the same warning across the most hosts.
+  const byWarning = new Map<string, { id: number; key: string; hosts: Set<string> }>();
+  for (const r of ok) {
+    const a = archives.get(hostId(r));
+    if (!a) continue;
+    for (const w of a.warnings) {
+      const key = `${w.id}\0${warningKey(w.message)}`;
+      const e = byWarning.get(key) ?? { id: w.id, key: warningKey(w.message), hosts: new Set<string>() };
+      e.hosts.add(hostLabel(r));
+      byWarning.set(key, e);
+    }
+  }
+  const warnRows = [...byWarning.values()].sort((a, b) => b.hosts.size - a.hosts.size || a.id - b.id || (a.key < b.key ? -1 : 1)).slice(0, 25);
+  const rootOnly = [...byWarning.values()].filter((w) => w.key.includes('readable by root only'));
+  const rootHosts = new Set(rootOnly.flatMap((w) => [...w.hosts]));
+  parts.push(`<section id="warnings"><h2>Warnings that cost the most data</h2>${
+    rootHosts.size ? `<p id="root-only"><b>readable by root only</b>: ${rootOnly.length} kind${rootOnly.length === 1 ? '' : 's'} of data missing on ${rootHosts.size} host${rootHosts.size === 1 ? '' : 's'} scanned without root.</p>` : ''
+  }${table(
+    'warnings-table',
+    ['id', 'warning', 'hosts'],
+    warnRows.map((w) => [String(w.id), `<span class="msg">${esc(w.key)}</span>`, String(w.hosts.size)]),
+    archives.size ? 'no warnings' : 'the warning texts are in the archives, and none could be read',
+  )}</section>`);
+
+  // Compared with the previous run.
+  if (input.previous) {
+    const prev = new Map(input.previous.map((r) => [hostId(r), r]));
+    const now = new Map(rows.map((r) => [hostId(r), r]));
+    const newFailures = rows.filter((r) => r.class !== 'ok' && prev.get(hostId(r))?.class === 'ok');
+    const stillFailing = rows.filter((r) => r.class !== 'ok' && prev.has(hostId(r)) && prev.get(hostId(r))!.class !== 'ok');
+    const recovered = rows.filter((r) => r.class === 'ok' && prev.has(hostId(r)) && prev.get(hostId(r))!.class !== 'ok');
+    const added = rows.filter((r) => !prev.has(hostId(r)));
+    const gone = input.previous.filter((r) => !now.has(hostId(r)));
+    const list = (id: string, title: string, rs: SummaryRow[], cols: (r: SummaryRow) => string[], head: string[]): string =>
+      `<h3>${esc(title)} (${rs.length})</h3>${table(id, head, rs.map(cols))}`;
+    parts.push(`<section id="compare"><h2>Since the previous run</h2>
+${list('new-failures', 'New failures', newFailures, (r) => [esc(hostLabel(r)), esc(r.class), esc(r.phase), `<span class="msg">${esc(r.message)}</span>`], ['host', 'class', 'phase', 'message'])}
+${list('recovered', 'Recovered', recovered, (r) => [esc(hostLabel(r)), esc(prev.get(hostId(r))!.class)], ['host', 'class before'])}
+${list('added', 'Added to the list', added, (r) => [esc(hostLabel(r)), esc(r.class)], ['host', 'class'])}
+${list('gone', 'Gone from the list', gone, (r) => [esc(hostLabel(r)), esc(r.class)], ['host', 'class before'])}
+<p id="still-failing">Still failing: ${stillFailing.length}.</p></section>`);
+  }
+
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>octoscan-remote summary: ${ok.length}/${rows.length} ok</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222;max-width:1200px}
+h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{font-size:1em}
+table{border-collapse:collapse;margin:.4em 0}th,td{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td:nth-child(n+2){font-variant-numeric:tabular-nums}.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-word}
+.row{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}.cls{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}
+svg text{font:12px system-ui,sans-serif;fill:#222}.empty{color:#666}
+</style>
+</head>
+<body>
+${parts.join('\n')}
+</body>
+</html>
+`;
+}
+
+function sum(m: Map<string, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? -1;
+    const y = pb[i] ?? -1;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Reads the archives the rows name (ok hosts), for OS and warning texts; unreadable ones are left out. */
+export async function archiveInfo(rows: SummaryRow[], baseDir?: string): Promise<Map<string, HostArchiveInfo>> {
+  const { isAbsolute, join } = await import('node:path');
+  const out = new Map<string, HostArchiveInfo>();
+  for (const r of rows) {
+    if (r.class !== 'ok' || !r.archive) continue;
+    const path = isAbsolute(r.archive) || !baseDir ? r.archive : join(baseDir, r.archive);
+    try {
+      const a = await readArchive(path);
+      if (a.entries.length) out.set(hostId(r), { os: a.os, warnings: a.warnings });
+    } catch {
+      // gone (moved by the import): the page says how many had no archive
+    }
+  }
+  return out;
+}
