@@ -645,3 +645,30 @@ describe('shards', () => {
     assert.deepEqual(selectShard(hosts, { index: 0, count: 1 }), hosts);
   });
 });
+
+describe('hosts file: the record size bound (issue 10, case 8)', () => {
+  it('a cell longer than the bound fails the file at its line, before the rest is read', async () => {
+    const msg = await fileError(`host,tag\ndb01,x\ndb02,${'y'.repeat(200_000)}\ndb03,z\n`);
+    assert.equal(msg, 'hosts.csv:3: record is longer than 128000 characters');
+  });
+
+  it('a 64 MB cell is refused without being held: memory grows by far less than the cell', async () => {
+    const cell = 64 * 1024 * 1024;
+    // Streamed, so the test itself never holds the cell either.
+    const input = Readable.from((function* () {
+      yield 'host,tag\ndb01,';
+      for (let n = 0; n < cell; n += 1 << 20) yield 'y'.repeat(1 << 20);
+      yield '\n';
+    })());
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    await assert.rejects(readHostsFile('big.csv', fileDefaults, { input }), /big\.csv:2: record is longer than 128000 characters/);
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1e6).toFixed(0)} MB`);
+  });
+
+  it('a row just under the bound is read', async () => {
+    const { hosts } = await read(`host,tag\ndb01,${'t'.repeat(127_000)}\n`);
+    assert.equal(hosts[0].tag.length, 127_000);
+  });
+});
