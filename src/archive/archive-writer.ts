@@ -63,7 +63,7 @@ export class ArchiveWriter {
     const w = new ArchiveWriter(dir, uuid, join(dir, tempName(uuid, 'partial')));
     await new Promise<void>((resolve, reject) => {
       w.out.once('open', () => resolve());
-      w.out.once('error', reject);
+      w.out.on('error', reject);
     });
     return w;
   }
