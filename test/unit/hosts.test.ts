@@ -486,7 +486,9 @@ describe('readHostsFile', () => {
     await assert.rejects(read(`host,port\n${one}\n`), /\nand 1 more error$/);
   });
 
-  it('reads 100,000 rows in under 2 seconds', async (t) => {
+  // About 0.6 s on an idle 2-core machine. The bound is there to catch quadratic
+  // behaviour (minutes), not to time the parser: on a loaded CI machine 2 s was flaky.
+  it('reads 100,000 rows in under 10 seconds', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'hosts-test-'));
     try {
       const path = join(dir, 'big.csv');
@@ -500,7 +502,7 @@ describe('readHostsFile', () => {
       assert.equal(hosts[99_999].origin.line, 100_001);
       assert.equal(hosts[99_999].host, 'host99999.farm.example.com');
       t.diagnostic(`read 100,000 rows in ${ms.toFixed(0)} ms`);
-      assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
