@@ -21,7 +21,8 @@ export function parseJumpChain(text: string): JumpHop[] {
       const s = parseHostArg(h.trim(), { port: 0, user: '' });
       return { host: s.host, port: s.port, user: s.user };
     } catch (err) {
-      throw new Error(`jump host ${JSON.stringify(h)}: ${err instanceof HostsError ? err.reason : (err as Error).message}`);
+      const reason = err instanceof HostsError ? err.reason : (err as Error).message;
+      throw new Error(hops.length > 1 ? `hop ${JSON.stringify(h)}: ${reason}` : reason);
     }
   });
 }

@@ -415,7 +415,7 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     ].join('\n'));
     const out = freshDir('out');
     const report = path.join(dir, 'report.csv');
-    const r = await runCli(['-o', out, '--known-hosts', kh, '--hosts', hosts, '-J', evilJava, '--report', report, '--no-progress', '--retries', '0'], cliEnv());
+    const r = await runCli(['-o', out, '--known-hosts', kh, '--hosts', hosts, '--java-dir', evilJava, '--report', report, '--no-progress', '--retries', '0'], cliEnv());
     assert.equal(r.code, 2, r.stderr); // host B has no usable key
     const rep = readFileSync(report, 'utf8');
     assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeA.port},.*,ok,`));

@@ -349,8 +349,8 @@ describe('readHostsFile', () => {
     assert.equal(
       msg,
       [
-        'hosts.csv:2: column "jump": value "b c": jump must be [user@]host[:port]: host must not contain whitespace or control characters',
-        'hosts.csv:3: column "jump": value "x:0": jump must be [user@]host[:port]: port must be an integer from 1 to 65535',
+        'hosts.csv:2: column "jump": value "b c": jump must be [user@]host[:port][,...] or none: host must not contain whitespace or control characters',
+        'hosts.csv:3: column "jump": value "x:0": jump must be [user@]host[:port][,...] or none: port must be an integer from 1 to 65535',
         'hosts.csv:4: column "identity": value "/k\\u0001": identity must not contain control characters',
         'hosts.csv:5: column "tag": value "t\\u0007": tag must not contain control characters other than tab',
       ].join('\n'),
