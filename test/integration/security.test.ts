@@ -409,8 +409,10 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     const evilJava = `/opt/x'$(touch ${mark('java')})'\`touch ${mark('java2')}\``;
     writeFileSync(hosts, [
       'host,port,user,identity,jump,tag',
-      `127.0.0.1,${fakeA.port},"${evilUser}",${clientKeyFile()},"evil$(touch${'${IFS}'}${mark('jump')})@bastion","${evilTag.replace(/"/g, '""')}"`,
+      `127.0.0.1,${fakeA.port},"${evilUser}",${clientKeyFile()},,"${evilTag.replace(/"/g, '""')}"`,
       `127.0.0.1,${fakeB.port},plain,"${evilIdentity}",,`,
+      // The jump column is honoured: its bastion (a name that cannot resolve) fails the row in phase jump.
+      `127.0.0.1,${fakeA.port},jumper,${clientKeyFile()},"evil$(touch${'${IFS}'}${mark('jump')})@bastion.invalid",`,
       '',
     ].join('\n'));
     const out = freshDir('out');
@@ -420,6 +422,7 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     const rep = readFileSync(report, 'utf8');
     assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeA.port},.*,ok,`));
     assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeB.port},plain,,auth,`));
+    assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeA.port},jumper,,dns,jump,`));
     // The tag reaches octoscan.xml as text.
     const [archive] = readdirSync(out).filter((f) => ARCHIVE_NAME.test(f));
     const xml = (await readArchive(path.join(out, archive))).get('octoscan.xml')!.toString();
