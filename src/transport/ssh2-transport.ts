@@ -75,7 +75,7 @@ function identity(path: string, passphrase: string | undefined): ParsedKey | str
 export const ssh2Transport: Transport = {
   name: 'ssh2',
   async connect(spec: HostSpec, opts: ConnectOptions): Promise<Session> {
-    const { conn, client, info, where } = await login(spec, effectiveOptions(spec, opts));
+    const { conn, client, info, where } = await login(spec, opts);
     return sshSession(conn, client, info, where);
   },
 };
@@ -98,8 +98,7 @@ let bastions: BastionPool | undefined;
 
 function bastionPool(opts: ConnectOptions): BastionPool {
   bastions ??= new BastionPool(async (hop, via, signal) => {
-    const hopOpts = effectiveOptions(hop, { ...opts, signal, onPhase: () => {} });
-    const { conn, client } = await login(hop, hopOpts, via);
+    const { conn, client } = await login(hop, { ...opts, signal, onPhase: () => {} }, via);
     return {
       forward: (host, port, cb) => client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => cb(err, ch)),
       onClose: (fn) => (conn.ended ? fn() : conn.sock.once('close', fn)),
@@ -131,8 +130,9 @@ interface LoggedIn {
  * Up to an authenticated client: the name looked up and a TCP connection, or a
  * channel through the host's bastions, or (for a hop) the stream `via` the hop before.
  */
-async function login(spec: HostSpec, opts: ConnectOptions, via?: Duplex): Promise<LoggedIn> {
+async function login(spec: HostSpec, runOpts: ConnectOptions, via?: Duplex): Promise<LoggedIn> {
   const where = displayTarget(spec);
+  const opts = effectiveOptions(spec, runOpts);
   let phase: Phase = 'resolve';
   const enter = (p: Phase): void => {
     phase = p;
@@ -147,7 +147,8 @@ async function login(spec: HostSpec, opts: ConnectOptions, via?: Duplex): Promis
     let stream = via;
     if (!stream) {
       enter('jump');
-      stream = await bastionPool(opts).open(spec.jumpHosts!, spec.host, spec.port, opts.signal, where, opts.connectTimeoutMs);
+      // The run's settings, not this host's: a bastion takes its own from ssh_config.
+      stream = await bastionPool(runOpts).open(spec.jumpHosts!, spec.host, spec.port, opts.signal, where, opts.connectTimeoutMs);
     }
     const connectDeadline = performance.now() + opts.connectTimeoutMs;
     const connectLeft = (): number => Math.max(0, connectDeadline - performance.now());

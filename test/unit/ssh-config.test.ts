@@ -10,6 +10,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveHost, type ResolveContext } from '../../src/hosts/resolve.js';
+import { formatRetryFile } from '../../src/hosts/retry-file.js';
 import { configFiles, expandTokens, first, forgetParsedConfigs, resolveSshConfig, SshConfigError, type ConfigContext } from '../../src/hosts/ssh-config.js';
 import { applyAlgorithmList, defaultAlgorithms } from '../../src/transport/algorithms.js';
 import type { HostSpec } from '../../src/types.js';
@@ -248,10 +249,11 @@ Host *
     assert.equal(cli.connectTimeoutMs, 1000);
   });
 
-  test('HostName: the alias is kept for display, the name connected to is the HostName', () => {
+  test('HostName: the name connected to is the HostName; the alias is what the retry file gives back', () => {
     const s = resolveHost(base('legacy'), ctx());
     assert.equal(s.host, '10.0.0.9');
     assert.equal(s.alias, 'legacy');
+    assert.equal(formatRetryFile([], [s]), 'host,port,user\nlegacy,2201,cfguser\n');
   });
 
   test('legacy algorithms: off by default, per host with + lists, for every host with the run option', () => {
