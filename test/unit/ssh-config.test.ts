@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveHost, type ResolveContext } from '../../src/hosts/resolve.js';
 import { formatRetryFile } from '../../src/hosts/retry-file.js';
+import { buildCommand } from '../../src/cli/options.js';
 import { configFiles, expandTokens, first, forgetParsedConfigs, resolveSshConfig, SshConfigError, type ConfigContext } from '../../src/hosts/ssh-config.js';
 import { applyAlgorithmList, defaultAlgorithms } from '../../src/transport/algorithms.js';
 import type { HostSpec } from '../../src/types.js';
@@ -318,6 +319,11 @@ Host *
     assert.equal(none.jumpHosts, undefined);
     assert.equal(resolveHost(base('nojump'), ctx()).jumpHosts, undefined);
     assert.throws(() => resolveHost(base('h1'), ctx({ jump: 'a,,b' })), /-J: .*one hop is empty/);
+    const cmd = buildCommand().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    assert.throws(() => cmd.parse(['node', 'octoscan-remote', '-o', '/tmp', '-J', 'scan@[::1', 'h']), /--jump must be \[user@\]host\[:port\]\[,\.\.\.\] or none: "\[" must be closed/);
+    const ok = buildCommand().exitOverride().parse(['node', 'octoscan-remote', '-o', '/tmp', '-J', 'a,scan@[::1]:2222', 'h']);
+    assert.equal(ok.opts().jump, 'a,scan@[::1]:2222');
+    assert.deepEqual(ok.opts().javaDir, [], '-J is no longer the Java folder');
   });
 
   test('tokens: unknown ones and a trailing % are errors naming the value', () => {
