@@ -240,8 +240,16 @@ function includePaths(pattern: string, from: ConfigFile, ctx: ConfigContext): st
   return glob(p);
 }
 
-/** glob(3) for `*`, `?` in any path component, sorted as glob sorts; no match is no file. */
+const globbed = new Map<string, string[]>();
+
+/** glob(3) for `*`, `?` in any path component, sorted as glob sorts; no match is no file. Once per run. */
 function glob(path: string): string[] {
+  let found = globbed.get(path);
+  if (!found) globbed.set(path, (found = globNow(path)));
+  return found;
+}
+
+function globNow(path: string): string[] {
   const parts = path.split('/').filter((x, i) => x !== '' || i === 0);
   let found = ['/'];
   for (const part of parts.slice(1)) {
@@ -339,5 +347,6 @@ export function configFiles(option: string | undefined, home: string, systemFile
 /** For tests: forget parsed files (they are cached for the run). */
 export function forgetParsedConfigs(): void {
   parsed.clear();
+  globbed.clear();
 }
 
