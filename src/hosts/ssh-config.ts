@@ -186,7 +186,8 @@ function currentHost(s: PassState): string {
 function set(s: PassState, keyword: string, v: ConfigValue): void {
   const have = s.values.get(keyword);
   if (!have) s.values.set(keyword, [v]);
-  else if (ACCUMULATE.has(keyword)) have.push(v);
+  // A repeated file counts once (readconf.c add_identity_file), e.g. on the second pass.
+  else if (ACCUMULATE.has(keyword) && !have.some((h) => h.args.join(' ') === v.args.join(' '))) have.push(v);
 }
 
 function matchLine(s: PassState, args: string[], file: string, line: number): boolean {

@@ -157,10 +157,12 @@ Host web-*
       `Match final host final-*
   ConnectTimeout 9
   User finaluser
+  IdentityFile ~/.ssh/id_final
 Host final-*
   HostName %h.example
 Host *
   User x
+  IdentityFile ~/.ssh/id_all
   StrictHostKeyChecking no
   IdentityAgent none
 `,
