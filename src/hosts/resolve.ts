@@ -59,6 +59,8 @@ const UNSUPPORTED: Record<string, { keyword: string; harmless: string[] }> = {
   verifyhostkeydns: { keyword: 'VerifyHostKeyDNS', harmless: ['no'] },
 };
 
+const MAX_JUMP_DEPTH = 8;
+
 /** Where a value came from, for messages. */
 const at = (v: ConfigValue): string => `${v.file}:${v.line}`;
 
@@ -125,7 +127,7 @@ function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algor
 }
 
 /** The host as the transports need it. Throws SshConfigError for a configuration ssh would refuse too. */
-export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false): HostSpec {
+export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): HostSpec {
   const typed = spec.host;
   // Per host first (user@host, the user/port columns), then -l / -p; the config comes after both.
   const user = spec.user || (hop ? undefined : ctx.given.user);
@@ -200,21 +202,29 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false): H
     out.unsupported = `AddressFamily inet${out.addressFamily === 6 ? '6' : ''} excludes the address ${out.host}`;
   }
 
-  if (hop) return out;
-  // -J, then the jump column, then ProxyJump.
+  // -J, then the jump column, then ProxyJump. A bastion has only its own ProxyJump, and only
+  // the first one's counts: ssh reaches the later ones through the hop before (-W).
   const proxyJump = c.values.get('proxyjump')?.[0];
-  const chain = ctx.given.jump ?? spec.jump ?? proxyJump?.args.join(',');
+  const chain = hop ? proxyJump?.args.join(',') : ctx.given.jump ?? spec.jump ?? proxyJump?.args.join(',');
   if (chain !== undefined) {
+    const where = hop || (ctx.given.jump === undefined && spec.jump === undefined) ? `${at(proxyJump!)}: ProxyJump` : ctx.given.jump !== undefined ? '-J' : `${spec.origin.file}:${spec.origin.line}: column "jump"`;
     let hops;
     try {
       hops = parseJumpChain(chain);
     } catch (err) {
-      const where = ctx.given.jump !== undefined ? '-J' : spec.jump !== undefined ? `${spec.origin.file}:${spec.origin.line}: column "jump"` : `${at(proxyJump!)}: ProxyJump`;
       throw new SshConfigError(`${where}: ${(err as Error).message}`);
     }
+    if (depth >= MAX_JUMP_DEPTH) throw new SshConfigError(`${where}: bastions reached through more than ${MAX_JUMP_DEPTH} levels of ProxyJump (a loop?)`);
     if (hops.length) {
+      const resolved = hops.map((h, i) => {
+        const r = resolveHost({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true, depth + 1);
+        const before = i === 0 ? r.jumpHosts ?? [] : [];
+        delete r.jumpHosts;
+        delete r.jump;
+        return [...before, r];
+      });
       out.jump = chain;
-      out.jumpHosts = hops.map((h) => resolveHost({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true));
+      out.jumpHosts = resolved.flat();
     } else {
       delete out.jump;
       delete out.jumpHosts;

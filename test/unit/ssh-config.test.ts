@@ -219,6 +219,13 @@ Host jump1
   User bastionuser
   Port 2022
   StrictHostKeyChecking accept-new
+  ProxyJump outer
+Host outer
+  User outeruser
+Host loop1
+  ProxyJump loop2
+Host loop2
+  ProxyJump loop1
 Host nojump
   ProxyJump none
 Host *
@@ -309,10 +316,13 @@ Host *
   test('ProxyJump: each hop resolved through the config; -J and the column win; none means direct', () => {
     const s = resolveHost(base('behind'), ctx());
     assert.equal(s.jump, 'jump1,scan@[::1]:2200');
+    // The first bastion's own ProxyJump (outer) comes before it, as ssh reaches it.
     assert.deepEqual(s.jumpHosts!.map((h) => [h.host, h.port, h.user, h.hostKeyPolicy]), [
+      ['outer', 2201, 'outeruser', 'off'],
       ['jump1', 2022, 'bastionuser', 'accept-new'],
       ['::1', 2200, 'scan', 'off'],
     ]);
+    assert.throws(() => resolveHost(base('h1'), ctx({ jump: 'loop1' })), /config:\d+: ProxyJump: bastions reached through more than 8 levels of ProxyJump \(a loop\?\)/);
     const cli = resolveHost(base('behind', { jump: 'col@colhop' }), ctx({ jump: 'clihop:2222' }));
     assert.deepEqual(cli.jumpHosts!.map((h) => `${h.user}@${h.host}:${h.port}`), ['cfguser@clihop:2222']);
     const column = resolveHost(base('behind', { jump: 'col@colhop' }), ctx());
