@@ -20,7 +20,6 @@ import { pipeline } from 'node:stream';
 import { CsvError, Parser } from 'csv-parse';
 import type { HostSpec } from '../types.js';
 import { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
-import { parseHostArg } from './host-arg.js';
 import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
 

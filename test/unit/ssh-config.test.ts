@@ -228,6 +228,13 @@ Host loop2
   ProxyJump loop1
 Host nojump
   ProxyJump none
+Host v6
+  HostName ::1
+  Port 2222
+  AddressFamily inet6
+Host v4only
+  HostName ::1
+  AddressFamily inet
 Host *
   User cfguser
   Port 2201
@@ -264,6 +271,12 @@ Host *
     assert.equal(s.host, '10.0.0.9');
     assert.equal(s.alias, 'legacy');
     assert.equal(formatRetryFile([], [s]), 'host,port,user\nlegacy,2201,cfguser\n');
+  });
+
+  test('IPv6: HostName ::1 is the address connected to; AddressFamily inet refuses it by name', () => {
+    const s = resolveHost(base('v6'), ctx());
+    assert.deepEqual([s.host, s.port, s.addressFamily, s.unsupported], ['::1', 2222, 6, undefined]);
+    assert.match(resolveHost(base('v4only'), ctx()).unsupported ?? '', /AddressFamily inet excludes the address ::1/);
   });
 
   test('legacy algorithms: off by default, per host with + lists, for every host with the run option', () => {
