@@ -108,7 +108,7 @@ export function buildCommand(): Command {
     .option('-J, --jump <[user@]host[:port],...>', 'ProxyJump chain of bastions, as ssh -J; "none" ignores ssh_config ProxyJump and the jump column', jumpChain)
     .option('--jump-channels <n>', 'channels opened at once through one bastion (one SSH connection per bastion serves every host behind it)', integer('--jump-channels', 1, 1024), 32)
     .option('-F, --config <file>', 'ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config; "none" reads none')
-    .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host and user keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
+    .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
     .option('--java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
     .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
     .version(version(), '-V, --version')
