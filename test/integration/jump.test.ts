@@ -85,6 +85,24 @@ describe('ProxyJump, ssh_config, IPv6 and legacy servers over real sshds', { ski
     assert.ok(!/target 127\.0\.32\.3/.test(b1.log()), 'the first bastion never connects to the target itself');
   });
 
+  test('a target the bastion cannot reach fails alone: refused is unreachable (connect), an unknown name is dns', async () => {
+    const report = join(work, 'unreachable-behind.csv');
+    const { freePort } = await import('../helpers/sshd.js');
+    const closed = await freePort('127.0.32.3');
+    const r = await runCli(['-F', 'none', '-J', `${u()}@127.0.32.1:${b1.port}`, `${u()}@127.0.32.3:${closed}`, `${u()}@no-such-host.invalid`, `${u()}@127.0.32.3:${target.port}`, '-i', user.keyPath, '--known-hosts', kh, '-o', out(), '--report', report, '--no-progress', '--retries', '0'], { env });
+    assert.equal(r.code, 2, r.stderr);
+    const rows = readReport(report);
+    const refused = rows.find((x) => x.port === String(closed))!;
+    assert.equal(refused.class, 'unreachable', refused.message);
+    assert.equal(refused.phase, 'connect');
+    assert.match(refused.message, new RegExp(`bastion octoscan-test@127\\.0\\.32\\.1:${b1.port} cannot connect to 127\\.0\\.32\\.3:${closed}: `));
+    const unknown = rows.find((x) => x.host === 'no-such-host.invalid')!;
+    assert.equal(unknown.class, 'dns', unknown.message);
+    assert.equal(unknown.phase, 'resolve');
+    assert.match(unknown.message, /bastion octoscan-test@127\.0\.32\.1:\d+ cannot resolve no-such-host\.invalid: /);
+    assert.equal(rows.find((x) => x.port === String(target.port))!.class, 'ok', 'the bastion itself is fine: the other host is scanned');
+  });
+
   test("each hop's host key is checked like the target's: the second bastion unknown fails the host in phase jump, naming it", async () => {
     const partial = join(work, 'known_hosts.partial');
     await b1.writeKnownHosts(partial);
