@@ -14,7 +14,7 @@ import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
 import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
-import { autoParallelism } from '../sweep/parallelism.js';
+import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
@@ -221,7 +221,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   let outcomes: HostOutcome[];
   try {
     outcomes = await sweep(plan.hosts, settings, {
-      parallel: opts.parallel ?? autoParallelism(plan.hosts.length),
+      parallel: opts.parallel ?? Math.min(autoParallelism(plan.hosts.length), Math.max(1, reachableAtOnce(plan.hosts, opts.jumpChannels))),
       retries: opts.retries,
       retryDelayMs: 1000,
       onStart: () => progress.started(),

@@ -7,6 +7,7 @@ import { PassThrough, type Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
 import { ScanError } from '../../src/errors.js';
 import { BastionPool, type BastionLink, type HopConnector } from '../../src/transport/bastion-pool.js';
+import { reachableAtOnce } from '../../src/sweep/parallelism.js';
 import type { HostSpec } from '../../src/types.js';
 
 const hop = (host: string): HostSpec => ({ host, port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } });
@@ -110,5 +111,14 @@ describe('bastion pool', () => {
     s3.destroy();
     assert.deepEqual(f.logins, ['b1']);
     pool.closeAll();
+  });
+});
+
+describe('automatic parallelism behind bastions', () => {
+  test('direct hosts count one each; hosts behind a bastion count up to its channels', () => {
+    const b = (host: string) => [{ host, port: 22, user: 'scan' }];
+    const hosts = [{}, {}, ...Array.from({ length: 100 }, () => ({ jumpHosts: b('b1') })), ...Array.from({ length: 100 }, () => ({ jumpHosts: b('b2') }))];
+    assert.equal(reachableAtOnce(hosts, 8), 2 + 2 * 8);
+    assert.equal(reachableAtOnce([{}, {}, {}], 8), 3);
   });
 });
