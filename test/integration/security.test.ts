@@ -427,7 +427,7 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     const [archive] = readdirSync(out).filter((f) => ARCHIVE_NAME.test(f));
     const xml = (await readArchive(path.join(out, archive))).get('octoscan.xml')!.toString();
     assert.ok(xml.includes(evilTag.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')), xml);
-    // What the target received: the script holds none of the hosts-file values; -J is quoted.
+    // What the target received: the script holds none of the hosts-file values; --java-dir is quoted.
     const script = fakeA.scripts[0];
     assert.ok(script, 'the target received a script');
     for (const v of [evilUser, evilTag, 'bastion']) assert.ok(!script.includes(v), `the script contains ${v}`);
@@ -443,8 +443,8 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
       sh.stdin.on('error', () => {});
       sh.stdin.end(mini);
     });
-    assert.deepEqual(readdirSync(marks), [], 'a hosts-file or -J value was run by a shell');
-    assert.ok(script.includes(`'/opt/x'\\''$(touch ${mark('java')})'\\''\`touch ${mark('java2')}\`'`), 'the -J folder is single-quoted in the script');
+    assert.deepEqual(readdirSync(marks), [], 'a hosts-file or --java-dir value was run by a shell');
+    assert.ok(script.includes(`'/opt/x'\\''$(touch ${mark('java')})'\\''\`touch ${mark('java2')}\`'`), 'the --java-dir folder is single-quoted in the script');
   });
 
   test('values from the target ($(...), backticks, ; | &) are stored as text, never run on the controller', { timeout: 30_000 }, async () => {
