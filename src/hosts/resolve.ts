@@ -154,7 +154,8 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   const fromConfig = (c.values.get('identityfile') ?? []).flatMap((v) => v.args.map((a) => expand(v, a)));
   const typedIdentities = spec.identities.length ? spec.identities : ctx.identities;
   out.identities = [...typedIdentities, ...fromConfig.filter((f) => !typedIdentities.includes(f))];
-  if (out.identities.length === 0 && yesNo(c, 'identitiesonly') !== true) out.identities = [...ctx.defaultIdentities];
+  // As ssh: the default key files when nothing names one (IdentitiesOnly or not).
+  if (out.identities.length === 0) out.identities = [...ctx.defaultIdentities];
 
   const agent = c.values.get('identityagent')?.[0];
   if (agent) {

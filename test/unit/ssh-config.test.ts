@@ -255,6 +255,7 @@ Host *
     assert.equal(fromConfig.connectTimeoutMs, 4000);
     assert.equal(fromConfig.keepaliveIntervalMs, 0);
     assert.deepEqual(fromConfig.identities, [`${me.homedir}/.ssh/id_h1`]);
+    assert.deepEqual(resolveHost(base('nokeys'), { ...ctx(), config: { ...ctx().config, files: [] } }).identities, ['/default/id_ed25519'], 'no IdentityFile: the default files');
     const column = resolveHost(base('h1', { user: 'coluser', port: 2300, identities: ['/col/key'] }), ctx({ user: 'cliuser', port: 2400 }));
     assert.equal(column.user, 'coluser');
     assert.equal(column.port, 2300);
