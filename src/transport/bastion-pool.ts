@@ -42,8 +42,6 @@ export function hopName(chain: HostSpec[], i: number): string {
 export class BastionPool {
   private readonly entries = new Map<string, Entry>();
   private readonly stop = new AbortController();
-  /** Logins made, per bastion: for tests and diagnostics. */
-  readonly logins = new Map<string, number>();
 
   constructor(
     private readonly connectHop: HopConnector,
@@ -86,7 +84,6 @@ export class BastionPool {
         const prevLink = await prev.link;
         via = await this.channel(prev, prevLink, hop.host, hop.port, this.stop.signal, hopName(chain, i), hop.connectTimeoutMs ?? this.openTimeoutMs, (release) => (entry.releaseVia = release));
       }
-      this.logins.set(name, (this.logins.get(name) ?? 0) + 1);
       try {
         return await this.connectHop(hop, via, this.stop.signal);
       } catch (err) {

@@ -114,11 +114,6 @@ export function closeBastions(): void {
   bastions = undefined;
 }
 
-/** Logins made to each bastion in this run (name -> count): one each when the pool works. */
-export function bastionLogins(): Map<string, number> {
-  return new Map(bastions?.logins ?? []);
-}
-
 interface LoggedIn {
   conn: Connection;
   client: Client;
