@@ -1,5 +1,6 @@
 // Every way a host can fail, classified and worded in one place. Stages throw
 // ScanError; anything else that escapes is a bug and is reported as internal.
+import { peerText } from './text/peer-text.js';
 import type { OutcomeClass, Phase } from './types.js';
 
 export class ScanError extends Error {
@@ -51,6 +52,30 @@ export function timeoutError(where: string, phase: Phase, seconds: number, what:
 export function authError(where: string, user: string, tried: string[]): ScanError {
   const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file)';
   return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${methods}`);
+}
+
+/** ssh_config asks for something the ssh2 transport cannot do (resolve.ts names it). */
+export function unsupportedConfigError(where: string, reason: string): ScanError {
+  return new ScanError('unsupported', 'resolve', `${where}: ${reason}`);
+}
+
+/** A bastion (ProxyJump hop) failed: every host behind it gets this, once, in phase jump. */
+export function jumpError(e: ScanError): ScanError {
+  return new ScanError(e.cls, 'jump', `bastion ${e.message}`);
+}
+
+/** The bastion would not open a direct-tcpip channel to the target (refused, unknown name, prohibited). */
+export function channelOpenError(where: string, bastion: string, host: string, port: number, err: Error & { reason?: number | string }): ScanError {
+  const detail = peerText(err.message.replace(/^\(SSH\) Channel open failure: /, ''), 300);
+  const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (err.reason === 1) {
+    return new ScanError('unreachable', 'jump', `${where}: bastion ${bastion} refuses to forward to ${target} (administratively prohibited: is AllowTcpForwarding off there?)`);
+  }
+  if (/not known|no address|nodename|name resolution|resolve/i.test(detail)) {
+    return new ScanError('dns', 'resolve', `${where}: bastion ${bastion} cannot resolve ${host}: ${detail}`);
+  }
+  // Refused, no route, timed out at the bastion: as for a direct connection, worth a retry.
+  return new ScanError('unreachable', 'connect', `${where}: bastion ${bastion} cannot connect to ${target}: ${detail}`, true);
 }
 
 export function protocolError(where: string, phase: Phase, detail: string): ScanError {

@@ -15,11 +15,43 @@ export interface HostSpec {
   port: number;
   user: string;
   identities: string[]; // private key files, tried in order after the agent
-  jump?: string; // [user@]host[:port] of a bastion, for later
+  /** The ProxyJump chain as given (`[user@]host[:port],...`), kept for the retry file. */
+  jump?: string;
+  /** The bastions to go through, first hop first, each resolved like a target. */
+  jumpHosts?: HostSpec[];
+  /** The name given, when ssh_config's HostName replaced it in `host`. */
+  alias?: string;
+  // From ssh_config (the transports read no configuration themselves).
+  identityAgent?: string; // agent socket; 'none' means no agent
+  identitiesOnly?: boolean;
+  passwordAuthentication?: boolean;
+  kbdInteractiveAuthentication?: boolean;
+  knownHostsFiles?: string[];
+  /** Where accept-new records a new key: the first user known_hosts file. */
+  knownHostsWriteFile?: string;
+  hostKeyPolicy?: HostKeyPolicy;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  /** Algorithm lists offered, already resolved (defaults, legacy opt-in, ssh_config +/-/^). */
+  algorithms?: Algorithms;
+  /** AddressFamily inet / inet6: the address family looked up. */
+  addressFamily?: 4 | 6;
+  /** Why the ssh2 transport must not connect (an ssh_config keyword it cannot honour). */
+  unsupported?: string;
   tag: string; // free text copied into octoscan.xml configuration/tag
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
   row?: Record<string, string>;
+}
+
+export interface Algorithms {
+  serverHostKey: string[];
+  kex: string[];
+  cipher: string[];
+  hmac: string[];
+  /** Signature algorithms accepted for user keys (PubkeyAcceptedAlgorithms). */
+  pubkey: string[];
 }
 
 /** Each host ends in exactly one of these. */
@@ -37,7 +69,7 @@ export type OutcomeClass =
   | 'internal';
 
 /** The phase a host was in when it ended, for timeouts and errors. */
-export type Phase = 'resolve' | 'connect' | 'handshake' | 'auth' | 'exec' | 'stream' | 'archive' | 'done';
+export type Phase = 'resolve' | 'jump' | 'connect' | 'handshake' | 'auth' | 'exec' | 'stream' | 'archive' | 'done';
 
 export interface HostOutcome {
   spec: HostSpec;

@@ -1,23 +1,25 @@
 // The command: read and check everything first (exit 1 on any problem, before
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
+import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
+import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
-import { autoParallelism } from '../sweep/parallelism.js';
+import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { localTransport } from '../transport/local.js';
-import { ssh2Transport } from '../transport/ssh2-transport.js';
+import { closeBastions, ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
@@ -42,9 +44,9 @@ export async function main(argv: string[]): Promise<number> {
   const opts = readOptions(cmd);
   let plan: Plan;
   try {
-    plan = await prepare(opts);
+    plan = await prepare(opts, typedOptions(cmd));
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError) {
+    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError || e instanceof SshConfigError) {
       err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
     }
@@ -82,7 +84,13 @@ async function readPassphrase(opts: CliOptions): Promise<string | undefined> {
   return fromEnv;
 }
 
-async function prepare(opts: CliOptions): Promise<Plan> {
+/** The options typed on the command line (not defaults): they beat ssh_config, defaults do not. */
+function typedOptions(cmd: Command): Set<string> {
+  const names = ['user', 'port', 'knownHosts', 'hostKeyPolicy', 'connectTimeout', 'keepalive'];
+  return new Set(names.filter((n) => cmd.getOptionValueSource(n) === 'cli'));
+}
+
+async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   const out = resolve(opts.out);
   const st = await stat(out).catch(() => undefined);
   if (!st?.isDirectory()) throw new UsageError(`--out ${opts.out}: not a folder`);
@@ -93,7 +101,8 @@ async function prepare(opts: CliOptions): Promise<Plan> {
   const summaryProblem = await checkSummaryOptions(opts);
   if (summaryProblem) throw new UsageError(summaryProblem);
 
-  const defaults = { port: opts.port, user: opts.user, identities: opts.identity };
+  // Port 0 and user '' stand for "not given": ssh_config may still set them (resolve.ts).
+  const defaults = { port: typed.has('port') ? opts.port : 0, user: typed.has('user') ? opts.user : '', identities: [] };
   let hosts: HostSpec[] = [];
   let columns: string[] = ['host', 'port', 'user'];
   if (opts.local) {
@@ -115,9 +124,24 @@ async function prepare(opts: CliOptions): Promise<Plan> {
       seen.add(k);
       return true;
     });
-    // Without -i, ssh tries the usual key files; so do we.
-    const fallback = defaultIdentities();
-    for (const h of hosts) if (h.identities.length === 0) h.identities = fallback;
+    const me = userInfo();
+    const ctx: ResolveContext = {
+      config: { files: configFiles(opts.config, homedir()), home: homedir(), localUser: me.username, uid: me.uid },
+      given: {
+        user: typed.has('user') ? opts.user : undefined,
+        port: typed.has('port') ? opts.port : undefined,
+        jump: opts.jump,
+        knownHosts: typed.has('knownHosts') ? opts.knownHosts : undefined,
+        hostKeyPolicy: typed.has('hostKeyPolicy') ? opts.hostKeyPolicy : undefined,
+        connectTimeoutMs: typed.has('connectTimeout') ? opts.connectTimeout * 1000 : undefined,
+        keepaliveIntervalMs: typed.has('keepalive') ? opts.keepalive * 1000 : undefined,
+      },
+      legacy: opts.legacyAlgorithms,
+      // Without -i or IdentityFile, ssh tries the usual key files; so do we.
+      defaultIdentities: defaultIdentities(),
+      identities: opts.identity,
+    };
+    hosts = hosts.map((h) => resolveHost(h, ctx));
   }
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   let skipped = 0;
@@ -181,6 +205,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       hostKeyPolicy: opts.hostKeyPolicy,
       agent: process.env.SSH_AUTH_SOCK || undefined,
       passphrase: plan.passphrase,
+      jumpChannels: opts.jumpChannels,
     },
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
@@ -196,7 +221,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   let outcomes: HostOutcome[];
   try {
     outcomes = await sweep(plan.hosts, settings, {
-      parallel: opts.parallel ?? autoParallelism(plan.hosts.length),
+      parallel: opts.parallel ?? Math.min(autoParallelism(plan.hosts.length), Math.max(1, reachableAtOnce(plan.hosts, opts.jumpChannels))),
       retries: opts.retries,
       retryDelayMs: 1000,
       onStart: () => progress.started(),
@@ -211,6 +236,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     throw err;
   } finally {
     sweeping = false;
+    closeBastions();
     progress.stop();
   }
   // The handlers stay until the report is written: without them a signal now

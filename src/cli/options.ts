@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { parseJumpChain } from '../hosts/jump-spec.js';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
 import { SUBCOMMAND_HELP } from './subcommands.js';
@@ -30,6 +31,10 @@ export interface CliOptions {
   progress?: boolean;
   shard?: string;
   javaDir: string[];
+  jump?: string;
+  jumpChannels: number;
+  config?: string;
+  legacyAlgorithms: boolean;
   maxHostBytes: number;
   keepalive: number;
   passphraseFile?: string;
@@ -47,6 +52,14 @@ const integer = (name: string, min: number, max: number) => (v: string): number 
   return Number(v);
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const jumpChain = (v: string): string => {
+  try {
+    parseJumpChain(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`--jump must be [user@]host[:port][,...] or none: ${(err as Error).message}`);
+  }
+  return v;
+};
 const javaDirs = (v: string, prev: string[]): string[] => {
   const dirs = v.split(':').filter((d) => d !== '');
   for (const d of dirs) if (!d.startsWith('/')) throw new InvalidArgumentError(`Java search folder must be an absolute path on the target, got ${JSON.stringify(d)}`);
@@ -92,7 +105,11 @@ export function buildCommand(): Command {
     .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')
-    .option('-J, --java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
+    .option('-J, --jump <[user@]host[:port],...>', 'ProxyJump chain of bastions, as ssh -J; "none" ignores ssh_config ProxyJump and the jump column', jumpChain)
+    .option('--jump-channels <n>', 'channels opened at once through one bastion (one SSH connection per bastion serves every host behind it)', integer('--jump-channels', 1, 1024), 32)
+    .option('-F, --config <file>', 'ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config; "none" reads none')
+    .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
+    .option('--java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
     .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
     .version(version(), '-V, --version')
     .showHelpAfterError('(run octoscan-remote --help for all options)')

@@ -36,7 +36,7 @@ export function scriptCommand(): Command {
     )
     .addOption(new Option('--os <os>', 'only this OS: with --list, its probes; without, the script is the same for every OS (detected on the target), so this only checks the name').choices(['linux', 'macos']))
     .option('--sudo', `show the command a privileged scan would exec (${SUDO_EXEC_COMMAND}); not yet a scan option`, false)
-    .option('-J, --java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
+    .option('--java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
     .option('--list', 'a table of the probes instead of the script', false)
     .allowExcessArguments(false);
 }

@@ -6,9 +6,9 @@ export const SUBCOMMANDS = ['script', 'inspect', 'summary'] as const;
 
 export const SUBCOMMAND_HELP = `
 Commands (first argument; a host of that name: user@script, or --hosts):
-  script [--list] [--os linux|macos] [--sudo] [-J DIR]   the script a scan sends, or a table of its probes
-  inspect [--json] FILE...                               what a .scal/.scam archive holds; exit 1 if it breaks the contract
-  summary REPORT [--compare PREV] -o FILE.html           an HTML summary page of a run's report`;
+  script [--list] [--os linux|macos] [--sudo] [--java-dir DIR]  the script a scan sends, or a table of its probes
+  inspect [--json] FILE...                                       what a .scal/.scam archive holds; exit 1 if it breaks the contract
+  summary REPORT [--compare PREV] -o FILE.html                   an HTML summary page of a run's report`;
 
 /** Runs a subcommand when args[0] names one; undefined otherwise (then args are the scan's). */
 export async function runSubcommand(args: string[]): Promise<number | undefined> {

@@ -11,7 +11,7 @@
 //   port      1..65535; empty = default port
 //   user      empty = default user
 //   identity  private key file; replaces the default identities; empty = defaults
-//   jump      [user@]host[:port] of a bastion; empty = none
+//   jump      ProxyJump chain [user@]host[:port][,...], or none; empty = ssh_config decides
 //   tag       free text (no control characters but tab)
 //   sudo      kept as written in `row` for later use
 import { createReadStream } from 'node:fs';
@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, Parser } from 'csv-parse';
 import type { HostSpec } from '../types.js';
 import { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
-import { parseHostArg } from './host-arg.js';
+import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
 
 export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo'] as const;
@@ -244,9 +244,9 @@ class HostsFileParser extends Parser {
     if (index.jump !== undefined && fields[index.jump] !== '') {
       jump = fields[index.jump];
       try {
-        parseHostArg(jump, { port: 22, user: '' });
+        parseJumpChain(jump);
       } catch (err) {
-        this.valueError(line, 'jump', jump, `jump must be [user@]host[:port]: ${(err as HostsError).reason}`);
+        this.valueError(line, 'jump', jump, `jump must be [user@]host[:port][,...] or none: ${(err as Error).message}`);
       }
     }
 

@@ -35,7 +35,8 @@ function cell(spec: HostSpec, column: string): string {
   if (spec.row) return spec.row[column] ?? '';
   switch (column) {
     case 'host':
-      return spec.host;
+      // The name as typed: ssh_config's HostName, ProxyJump... apply again on the retry.
+      return spec.alias ?? spec.host;
     case 'port':
       return String(spec.port);
     case 'user':

@@ -42,12 +42,12 @@ const BUILTINS: Record<Extract<Probe, { kind: 'builtin' }>['builtin'], { fn: str
   'mac-virtualbox': { fn: '_mac_virtualbox', cap: true },
 };
 
-/** Where the Linux Java search always looks (spec section 4); -J adds more. */
+/** Where the Linux Java search always looks (spec section 4); --java-dir adds more. */
 export const JAVA_DIRS = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java'];
 
 export interface ScriptOptions {
   token: string;
-  /** Extra folders searched for Java (-J), absolute paths. */
+  /** Extra folders searched for Java (--java-dir), absolute paths. */
   javaDirs?: string[];
 }
 

@@ -28,3 +28,19 @@ export function autoParallelism(hosts: number): number {
   const byCpu = availableParallelism() * PER_CORE;
   return Math.max(1, Math.min(hosts, byFds, byMemory, byCpu, CEILING));
 }
+
+/**
+ * The most hosts that can be connected at once: the direct ones, plus
+ * `channels` per bastion. More would only queue for a bastion's channel
+ * while their --host-timeout runs.
+ */
+export function reachableAtOnce(hosts: Array<{ jumpHosts?: Array<{ host: string; port: number; user: string }> }>, channels: number): number {
+  let direct = 0;
+  const bastions = new Set<string>();
+  for (const h of hosts) {
+    const last = h.jumpHosts?.at(-1);
+    if (!last) direct++;
+    else bastions.add(h.jumpHosts!.map((b) => `${b.user}@${b.host}:${b.port}`).join(','));
+  }
+  return direct + bastions.size * channels;
+}

@@ -235,7 +235,10 @@ export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: num
   return [...new Set(linesFor(entries, name).map((e) => e.keyType))];
 }
 
-/** The host-key algorithms we offer, strongest first (ssh2's own default order). */
+/**
+ * The host-key algorithms we offer by default, strongest first (ssh2's order).
+ * No `ssh-rsa`: its SHA-1 signature is legacy, offered only on request (algorithms.ts).
+ */
 export const DEFAULT_HOST_KEY_ALGORITHMS = [
   'ssh-ed25519',
   'ecdsa-sha2-nistp256',
@@ -243,7 +246,6 @@ export const DEFAULT_HOST_KEY_ALGORITHMS = [
   'ecdsa-sha2-nistp521',
   'rsa-sha2-512',
   'rsa-sha2-256',
-  'ssh-rsa',
 ];
 
 /** The signature algorithms that prove possession of a key of this type. */

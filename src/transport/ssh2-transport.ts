@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type ClientChannel, type ParsedKey } from 'ssh2';
 import {
   authError,
@@ -15,7 +16,10 @@ import {
   ScanError,
   socketError,
   timeoutError,
+  unsupportedConfigError,
 } from '../errors.js';
+import { defaultAlgorithms } from './algorithms.js';
+import { BastionPool } from './bastion-pool.js';
 import type { HostSpec, Phase } from '../types.js';
 import { peerText } from '../text/peer-text.js';
 import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
@@ -71,51 +75,128 @@ function identity(path: string, passphrase: string | undefined): ParsedKey | str
 export const ssh2Transport: Transport = {
   name: 'ssh2',
   async connect(spec: HostSpec, opts: ConnectOptions): Promise<Session> {
-    const where = displayTarget(spec);
-    let phase: Phase = 'resolve';
-    const enter = (p: Phase): void => {
-      phase = p;
-      opts.onPhase(p);
+    const { conn, client, info, where } = await login(spec, opts);
+    return sshSession(conn, client, info, where);
+  },
+};
+
+/** The run's settings with what ssh_config gave this host (resolve.ts) in their place. */
+function effectiveOptions(spec: HostSpec, opts: ConnectOptions): ConnectOptions {
+  return {
+    ...opts,
+    connectTimeoutMs: spec.connectTimeoutMs ?? opts.connectTimeoutMs,
+    keepaliveIntervalMs: spec.keepaliveIntervalMs ?? opts.keepaliveIntervalMs,
+    keepaliveCountMax: spec.keepaliveCountMax ?? opts.keepaliveCountMax,
+    knownHostsFiles: spec.knownHostsFiles ?? opts.knownHostsFiles,
+    knownHostsWriteFile: spec.knownHostsWriteFile ?? opts.knownHostsWriteFile,
+    hostKeyPolicy: spec.hostKeyPolicy ?? opts.hostKeyPolicy,
+  };
+}
+
+// One pool of bastion connections for the run (ProxyJump), made on first use.
+let bastions: BastionPool | undefined;
+
+function bastionPool(opts: ConnectOptions): BastionPool {
+  bastions ??= new BastionPool(async (hop, via, signal) => {
+    const { conn, client } = await login(hop, { ...opts, signal, onPhase: () => {} }, via);
+    return {
+      forward: (host, port, cb) => client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => cb(err, ch)),
+      onClose: (fn) => (conn.ended ? fn() : conn.sock.once('close', fn)),
+      close: () => conn.end(),
     };
-    if (opts.signal.aborted) throw interruptedError(where, phase);
-    // One connect budget for lookup, TCP connect and key exchange together.
+  }, opts.jumpChannels ?? 32, opts.connectTimeoutMs);
+  return bastions;
+}
+
+/** Ends the bastion connections; the run calls this when the sweep is over. */
+export function closeBastions(): void {
+  bastions?.closeAll();
+  bastions = undefined;
+}
+
+interface LoggedIn {
+  conn: Connection;
+  client: Client;
+  info: Record<string, string>;
+  where: string;
+}
+
+/**
+ * Up to an authenticated client: the name looked up and a TCP connection, or a
+ * channel through the host's bastions, or (for a hop) the stream `via` the hop before.
+ */
+async function login(spec: HostSpec, runOpts: ConnectOptions, via?: Duplex): Promise<LoggedIn> {
+  const where = displayTarget(spec);
+  const opts = effectiveOptions(spec, runOpts);
+  let phase: Phase = 'resolve';
+  const enter = (p: Phase): void => {
+    phase = p;
+    opts.onPhase(p);
+  };
+  if (opts.signal.aborted) throw interruptedError(where, phase);
+  if (spec.unsupported) throw unsupportedConfigError(where, spec.unsupported);
+  const connectSeconds = opts.connectTimeoutMs / 1000;
+
+  if (via || spec.jumpHosts?.length) {
+    // The bastion resolves the name and connects; the connect budget starts once it has.
+    let stream = via;
+    if (!stream) {
+      enter('jump');
+      // The run's settings, not this host's: a bastion takes its own from ssh_config.
+      stream = await bastionPool(runOpts).open(spec.jumpHosts!, spec.host, spec.port, opts.signal, where, opts.connectTimeoutMs);
+    }
     const connectDeadline = performance.now() + opts.connectTimeoutMs;
     const connectLeft = (): number => Math.max(0, connectDeadline - performance.now());
-    const connectSeconds = opts.connectTimeoutMs / 1000;
-
-    // Resolve. An IP literal needs no lookup (and must not be looked up: no DNS traffic for it).
-    enter('resolve');
-    let address = spec.host;
-    if (!isIP(spec.host)) {
-      try {
-        address = (await withDeadline(lookup(spec.host), connectLeft(), () => timeoutError(where, 'resolve', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'resolve'))).address;
-      } catch (err) {
-        if (err instanceof ScanError) throw err;
-        throw dnsError(spec.host, err as NodeJS.ErrnoException);
-      }
-    }
-
-    // TCP connect, under the connect deadline.
-    enter('connect');
-    const conn = new Connection();
-    const sock = conn.sock;
-    const connected = new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve);
-      sock.on('error', (err) => reject(socketError(where, 'connect', err)));
-    });
-    connected.catch(() => {});
-    sock.connect({ host: address, port: spec.port });
+    const conn = new Connection(stream);
+    enter('handshake');
     try {
-      await withDeadline(connected, connectLeft(), () => timeoutError(where, 'connect', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'connect'));
-      sock.setNoDelay(true);
-      enter('handshake');
-      return await handshake(conn, spec, opts, { where, address, enter, phase: () => phase, connectLeft, connectSeconds });
+      const address = spec.host;
+      const { client, info } = await handshake(conn, spec, opts, { where, address, enter, phase: () => phase, connectLeft, connectSeconds });
+      if (spec.jumpHosts?.length) info.jump = spec.jumpHosts.map((h) => displayTarget(h)).join(',');
+      return { conn, client, info, where };
     } catch (err) {
       conn.end();
       throw err;
     }
-  },
-};
+  }
+
+  // One connect budget for lookup, TCP connect and key exchange together.
+  const connectDeadline = performance.now() + opts.connectTimeoutMs;
+  const connectLeft = (): number => Math.max(0, connectDeadline - performance.now());
+
+  // Resolve. An IP literal needs no lookup (and must not be looked up: no DNS traffic for it).
+  enter('resolve');
+  let address = spec.host;
+  if (!isIP(spec.host)) {
+    try {
+      address = (await withDeadline(lookup(spec.host, { family: spec.addressFamily ?? 0 }), connectLeft(), () => timeoutError(where, 'resolve', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'resolve'))).address;
+    } catch (err) {
+      if (err instanceof ScanError) throw err;
+      throw dnsError(spec.host, err as NodeJS.ErrnoException);
+    }
+  }
+
+  // TCP connect, under the connect deadline.
+  enter('connect');
+  const sock = new Socket();
+  const conn = new Connection(sock);
+  const connected = new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.on('error', (err) => reject(socketError(where, 'connect', err)));
+  });
+  connected.catch(() => {});
+  sock.connect({ host: address, port: spec.port });
+  try {
+    await withDeadline(connected, connectLeft(), () => timeoutError(where, 'connect', connectSeconds, 'connect'), opts.signal, () => interruptedError(where, 'connect'));
+    sock.setNoDelay(true);
+    enter('handshake');
+    const { client, info } = await handshake(conn, spec, opts, { where, address, enter, phase: () => phase, connectLeft, connectSeconds });
+    return { conn, client, info, where };
+  } catch (err) {
+    conn.end();
+    throw err;
+  }
+}
 
 interface HandshakeContext {
   where: string;
@@ -127,7 +208,7 @@ interface HandshakeContext {
 }
 
 /** SSH on a connected socket: banner, key exchange, host key, authentication. */
-async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions, ctx: HandshakeContext): Promise<Session> {
+async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions, ctx: HandshakeContext): Promise<{ client: Client; info: Record<string, string> }> {
   const { where, enter } = ctx;
   const entries = await knownHosts(opts.knownHostsFiles);
   const client = conn.attach(new Client());
@@ -166,6 +247,9 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
         e = (err as NodeJS.ErrnoException).code && typeof (err as NodeJS.ErrnoException).code === 'string'
           ? socketError(where, phase, err as NodeJS.ErrnoException)
           : protocolError(where, phase, `connection lost during ${phase}: ${detail}`);
+      } else if (err.level === 'handshake' && /no matching/i.test(err.message)) {
+        // An old server offering only SHA-1 or CBC: weak algorithms are offered on request only.
+        e = protocolError(where, phase, `${detail}; if this is an old server, allow its algorithms with --legacy-algorithms or in ssh_config (e.g. HostKeyAlgorithms +ssh-rsa, KexAlgorithms +diffie-hellman-group14-sha1)`);
       } else e = protocolError(where, phase, `${err.level ? `${err.level}: ` : ''}${detail}`);
       fail(e);
       reject(e);
@@ -189,13 +273,19 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
   });
 
   const knownTypes = knownKeyTypes(entries, spec.host, spec.port);
+  const algorithms = spec.algorithms ?? defaultAlgorithms(false);
   client.connect({
     sock: conn.sock,
     username: spec.user,
     readyTimeout: 2 ** 31 - 1, // our own deadlines, per phase
     keepaliveInterval: opts.keepaliveIntervalMs,
     keepaliveCountMax: opts.keepaliveCountMax,
-    algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as ssh2.ServerHostKeyAlgorithm[] },
+    algorithms: {
+      serverHostKey: hostKeyAlgorithms(knownTypes, algorithms.serverHostKey) as ssh2.ServerHostKeyAlgorithm[],
+      kex: algorithms.kex as ssh2.KexAlgorithm[],
+      cipher: algorithms.cipher as ssh2.CipherAlgorithm[],
+      hmac: algorithms.hmac as ssh2.MacAlgorithm[],
+    },
     hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
       let d: HostKeyDecision;
       try {
@@ -262,7 +352,7 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
   if (conn.ended) throw failure ?? protocolError(where, 'auth', 'the connection was lost at login');
   conn.clearTimers();
   info.serverVersion = peerText((client as unknown as { _remoteVer?: string })._remoteVer ?? '', 255);
-  return sshSession(conn, client, info, where);
+  return { client, info };
 }
 
 /**
@@ -272,14 +362,14 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
  * answers the FIN holds the socket (FIN-WAIT-2) and with it the whole process.
  */
 class Connection {
-  readonly sock = new Socket();
   ended = false;
   /** The first thing that went wrong, in the peer's words (escaped), for messages after login. */
   reason: string | undefined;
   private client: Client | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor() {
+  /** A TCP socket, or a direct-tcpip channel through a bastion. */
+  constructor(readonly sock: Duplex) {
     // For the socket's whole life: an 'error' with no listener ends the process.
     this.sock.on('error', (err) => this.note(err));
     this.sock.on('close', () => {

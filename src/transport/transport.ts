@@ -35,6 +35,8 @@ export interface ConnectOptions {
   agent?: string;
   /** Passphrase for encrypted identity files, from the environment, never from argv. */
   passphrase?: string;
+  /** Channels open at once through one bastion (--jump-channels). */
+  jumpChannels?: number;
   /** Aborted when the host deadline passes or the run is interrupted. */
   signal: AbortSignal;
   /** Called as the connection moves on, so a deadline can name the phase. */

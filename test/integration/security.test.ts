@@ -409,22 +409,25 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     const evilJava = `/opt/x'$(touch ${mark('java')})'\`touch ${mark('java2')}\``;
     writeFileSync(hosts, [
       'host,port,user,identity,jump,tag',
-      `127.0.0.1,${fakeA.port},"${evilUser}",${clientKeyFile()},"evil$(touch${'${IFS}'}${mark('jump')})@bastion","${evilTag.replace(/"/g, '""')}"`,
+      `127.0.0.1,${fakeA.port},"${evilUser}",${clientKeyFile()},,"${evilTag.replace(/"/g, '""')}"`,
       `127.0.0.1,${fakeB.port},plain,"${evilIdentity}",,`,
+      // The jump column is honoured: its bastion (a name that cannot resolve) fails the row in phase jump.
+      `127.0.0.1,${fakeA.port},jumper,${clientKeyFile()},"evil$(touch${'${IFS}'}${mark('jump')})@bastion.invalid",`,
       '',
     ].join('\n'));
     const out = freshDir('out');
     const report = path.join(dir, 'report.csv');
-    const r = await runCli(['-o', out, '--known-hosts', kh, '--hosts', hosts, '-J', evilJava, '--report', report, '--no-progress', '--retries', '0'], cliEnv());
+    const r = await runCli(['-o', out, '--known-hosts', kh, '--hosts', hosts, '--java-dir', evilJava, '--report', report, '--no-progress', '--retries', '0'], cliEnv());
     assert.equal(r.code, 2, r.stderr); // host B has no usable key
     const rep = readFileSync(report, 'utf8');
     assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeA.port},.*,ok,`));
     assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeB.port},plain,,auth,`));
+    assert.match(rep, new RegExp(`127\\.0\\.0\\.1,${fakeA.port},jumper,,dns,jump,`));
     // The tag reaches octoscan.xml as text.
     const [archive] = readdirSync(out).filter((f) => ARCHIVE_NAME.test(f));
     const xml = (await readArchive(path.join(out, archive))).get('octoscan.xml')!.toString();
     assert.ok(xml.includes(evilTag.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')), xml);
-    // What the target received: the script holds none of the hosts-file values; -J is quoted.
+    // What the target received: the script holds none of the hosts-file values; --java-dir is quoted.
     const script = fakeA.scripts[0];
     assert.ok(script, 'the target received a script');
     for (const v of [evilUser, evilTag, 'bastion']) assert.ok(!script.includes(v), `the script contains ${v}`);
@@ -440,8 +443,8 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
       sh.stdin.on('error', () => {});
       sh.stdin.end(mini);
     });
-    assert.deepEqual(readdirSync(marks), [], 'a hosts-file or -J value was run by a shell');
-    assert.ok(script.includes(`'/opt/x'\\''$(touch ${mark('java')})'\\''\`touch ${mark('java2')}\`'`), 'the -J folder is single-quoted in the script');
+    assert.deepEqual(readdirSync(marks), [], 'a hosts-file or --java-dir value was run by a shell');
+    assert.ok(script.includes(`'/opt/x'\\''$(touch ${mark('java')})'\\''\`touch ${mark('java2')}\`'`), 'the --java-dir folder is single-quoted in the script');
   });
 
   test('values from the target ($(...), backticks, ; | &) are stored as text, never run on the controller', { timeout: 30_000 }, async () => {

@@ -134,7 +134,9 @@ describe('readHostsFile', () => {
       'tag,sudo,identity,jump,user,port,host\n' +
         'web,yes,/keys/a,bastion,admin,2222,web01\n' +
         ',,,,,,db01\n' +
-        'x,,,ops@jump.example:2200,,,10.1.2.3\n',
+        'x,,,ops@jump.example:2200,,,10.1.2.3\n' +
+        'y,,,"a,ops@[2001:db8::1]:2222",,,10.1.2.4\n' +
+        'z,,,none,,,10.1.2.5\n',
     );
     assert.deepEqual(columns, ['tag', 'sudo', 'identity', 'jump', 'user', 'port', 'host']);
     assert.deepEqual(hosts[0], {
@@ -157,6 +159,8 @@ describe('readHostsFile', () => {
       row: { tag: '', sudo: '', identity: '', jump: '', user: '', port: '', host: 'db01' },
     });
     assert.equal(hosts[2].jump, 'ops@jump.example:2200');
+    assert.equal(hosts[3].jump, 'a,ops@[2001:db8::1]:2222', 'a chain, with an IPv6 hop');
+    assert.equal(hosts[4].jump, 'none', 'none: direct, whatever ssh_config says');
     assert.notEqual(hosts[1].identities, fileDefaults.identities, 'defaults are copied, not shared');
   });
 
@@ -345,14 +349,16 @@ describe('readHostsFile', () => {
   });
 
   it('rejects bad jump, identity and tag values', async () => {
-    const msg = await fileError('host,jump,identity,tag\na,"b c",,\nb,x:0,,\nc,,"/k\u0001",\nd,,,"t\u0007"\ne,,,"tab\tok"\n');
+    const msg = await fileError('host,jump,identity,tag\na,"b c",,\nb,x:0,,\nc,,"/k\u0001",\nd,,,"t\u0007"\ne,,,"tab\tok"\nf,"a,,b",,\ng,"ok,b c",,\n');
     assert.equal(
       msg,
       [
-        'hosts.csv:2: column "jump": value "b c": jump must be [user@]host[:port]: host must not contain whitespace or control characters',
-        'hosts.csv:3: column "jump": value "x:0": jump must be [user@]host[:port]: port must be an integer from 1 to 65535',
+        'hosts.csv:2: column "jump": value "b c": jump must be [user@]host[:port][,...] or none: host must not contain whitespace or control characters',
+        'hosts.csv:3: column "jump": value "x:0": jump must be [user@]host[:port][,...] or none: port must be an integer from 1 to 65535',
         'hosts.csv:4: column "identity": value "/k\\u0001": identity must not contain control characters',
         'hosts.csv:5: column "tag": value "t\\u0007": tag must not contain control characters other than tab',
+        'hosts.csv:7: column "jump": value "a,,b": jump must be [user@]host[:port][,...] or none: a jump chain is [user@]host[:port] hops separated by ","; one hop is empty',
+        'hosts.csv:8: column "jump": value "ok,b c": jump must be [user@]host[:port][,...] or none: hop "b c": host must not contain whitespace or control characters',
       ].join('\n'),
     );
   });

@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import {
   appendKnownHost,
   decideHostKey,
+  DEFAULT_HOST_KEY_ALGORITHMS,
+  hostKeyAlgorithms,
   fingerprint,
   hostKeyMessage,
   hostPattern,
@@ -355,5 +357,19 @@ describe('hostKeyMessage', () => {
     assert.match(msg, /REVOKED/);
     assert.ok(msg.includes(`${file} line 1`));
     assert.ok(msg.includes(fingerprint(keys.ed1.blob)));
+  });
+});
+
+describe('host-key algorithms offered', () => {
+  test('ssh-rsa (SHA-1) is not offered by default; the types known_hosts holds for the host come first', () => {
+    assert.ok(!DEFAULT_HOST_KEY_ALGORITHMS.includes('ssh-rsa'));
+    assert.deepEqual(hostKeyAlgorithms(['ssh-rsa']).slice(0, 2), ['rsa-sha2-512', 'rsa-sha2-256']);
+    assert.ok(!hostKeyAlgorithms(['ssh-rsa']).includes('ssh-rsa'), 'a known RSA key does not bring SHA-1 back');
+    assert.equal(hostKeyAlgorithms(['ecdsa-sha2-nistp256'])[0], 'ecdsa-sha2-nistp256');
+  });
+
+  test('with the legacy list, a known RSA key prefers SHA-2 and still allows ssh-rsa', () => {
+    const legacy = [...DEFAULT_HOST_KEY_ALGORITHMS, 'ssh-rsa'];
+    assert.deepEqual(hostKeyAlgorithms(['ssh-rsa'], legacy).slice(0, 3), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
   });
 });

@@ -215,7 +215,7 @@ describe('every probe passes its cap + 1 and its argv exactly', () => {
     assert.throws(() => shq('a\0b'));
   });
 
-  it('extra Java folders (-J) reach _java_static unchanged, however odd', () => {
+  it('extra Java folders (--java-dir) reach _java_static unchanged, however odd', () => {
     const p = linuxProbes.find((q) => q.id === 'java-static')!;
     const dirs = ["/opt/it's here", '/srv/$(touch pwned)', '/a;b', '/x y/*'];
     const calls = stubCalls(probeShell(p, { javaDirs: dirs }), ['_java_static']);

@@ -109,7 +109,7 @@ describe('octoscan-remote script', () => {
     const token = '@@OCTO:0123456789abcdef0123456789abcdef@@';
     const sent = buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token, javaDirs: ['/srv/java'] });
     assert.equal(scriptText({ javaDir: ['/srv/java'] }), sent.split(token).join(PLACEHOLDER_TOKEN));
-    const r = run(['script', '-J', '/srv/java']);
+    const r = run(['script', '--java-dir', '/srv/java']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, sent.split(token).join(PLACEHOLDER_TOKEN));
     assert.match(r.stderr, /execs `\/bin\/sh -s`/);
