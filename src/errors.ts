@@ -49,8 +49,16 @@ export function timeoutError(where: string, phase: Phase, seconds: number, what:
 }
 
 export function authError(where: string, user: string, tried: string[]): ScanError {
-  const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file)';
+  const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file, no password)';
   return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${methods}`);
+}
+
+/**
+ * sudo refused to run the script as root. The host still has an archive (the
+ * scan user's view), so this is the outcome's class and message, not a throw.
+ */
+export function sudoMessage(where: string, user: string, sudoSays: string): string {
+  return `${where}: sudo refused for user ${user}: ${sudoSays}; scanned without root (what ${user} can read)`;
 }
 
 export function protocolError(where: string, phase: Phase, detail: string): ScanError {

@@ -16,6 +16,16 @@ export interface HostSpec {
   user: string;
   identities: string[]; // private key files, tried in order after the agent
   jump?: string; // [user@]host[:port] of a bastion, for later
+  /** Agent socket for this host (ssh_config IdentityAgent); 'none' turns the agent off. */
+  identityAgent?: string;
+  /** Use only the identity files' keys, also from the agent (ssh_config IdentitiesOnly). */
+  identitiesOnly?: boolean;
+  /** false: never send the password (ssh_config PasswordAuthentication no). */
+  passwordAuthentication?: boolean;
+  /** false: no keyboard-interactive (ssh_config KbdInteractiveAuthentication no). */
+  kbdInteractiveAuthentication?: boolean;
+  /** Run the probe script as root through sudo (--sudo, hosts-file column `sudo`). */
+  sudo?: boolean;
   tag: string; // free text copied into octoscan.xml configuration/tag
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
@@ -30,6 +40,7 @@ export type OutcomeClass =
   | 'hostkey-unknown'
   | 'hostkey-changed'
   | 'auth'
+  | 'sudo'
   | 'timeout'
   | 'protocol'
   | 'unsupported'
