@@ -48,9 +48,10 @@ export function timeoutError(where: string, phase: Phase, seconds: number, what:
   return new ScanError('timeout', phase, `${where}: ${what} deadline of ${formatSeconds(seconds)} passed during ${phase}`, early);
 }
 
-export function authError(where: string, user: string, tried: string[]): ScanError {
+/** `tried`: the methods in the order they were tried; `notes`: why others were not (unusable key files, what the server offers). */
+export function authError(where: string, user: string, tried: string[], notes: string[] = []): ScanError {
   const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file, no password)';
-  return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${methods}`);
+  return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${[methods, ...notes].join('; ')}`);
 }
 
 /**

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware, type KeyboardInteractiveCallback, type ParsedKey } from 'ssh2';
 import type { HostSpec } from '../types.js';
 import { peerText } from '../text/peer-text.js';
+import { fromPkcs8, isPkcs8 } from './key-formats.js';
 
 const { utils, OpenSSHAgent } = ssh2;
 
@@ -32,11 +33,23 @@ const keyCache = new Map<string, ParsedKey | string>();
 
 /** A private key, parsed once per run; a string explains why it cannot be used. */
 export function identity(path: string, passphrase: string | undefined): ParsedKey | string {
-  const cached = keyCache.get(path);
+  // Keyed by the passphrase too: a file read without one must not hide what it gives with one.
+  const cacheKey = `${passphrase ?? ''}\0${path}`;
+  const cached = keyCache.get(cacheKey);
   if (cached !== undefined) return cached;
   let result: ParsedKey | string;
   try {
-    const parsed = utils.parseKey(readFileSync(path), passphrase);
+    const text = readFileSync(path);
+    let parsed: ParsedKey | ParsedKey[] | Error;
+    if (isPkcs8(text.toString('latin1'))) {
+      try {
+        parsed = utils.parseKey(fromPkcs8(text.toString('latin1'), passphrase));
+      } catch (err) {
+        parsed = err as Error;
+      }
+    } else {
+      parsed = utils.parseKey(text, passphrase);
+    }
     if (parsed instanceof Error) {
       result = /encrypted/i.test(parsed.message) && !passphrase
         ? `identity ${path} is encrypted and no passphrase was given (--passphrase-file or OCTOSCAN_SSH_PASSPHRASE)`
@@ -49,7 +62,7 @@ export function identity(path: string, passphrase: string | undefined): ParsedKe
   } catch (err) {
     result = `identity ${path} cannot be read: ${(err as Error).message}`;
   }
-  keyCache.set(path, result);
+  keyCache.set(cacheKey, result);
   return result;
 }
 

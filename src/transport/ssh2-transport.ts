@@ -128,7 +128,7 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
       const phase = ctx.phase();
       const detail = peerText(err.message);
       let e: ScanError;
-      if (err.level === 'client-authentication') e = authError(where, spec.user, [...auth.tried(), ...auth.notes()]);
+      if (err.level === 'client-authentication') e = authError(where, spec.user, auth.tried(), auth.notes());
       else if (err.level === 'client-socket' || err.level === 'client-timeout') {
         e = (err as NodeJS.ErrnoException).code && typeof (err as NodeJS.ErrnoException).code === 'string'
           ? socketError(where, phase, err as NodeJS.ErrnoException)
