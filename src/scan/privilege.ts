@@ -149,9 +149,11 @@ export function markerLine(marker: string): string {
 export function sudoSays(stderr: string, prompt: string | undefined, code: number | null): string {
   let text = stderr;
   if (prompt) text = text.split(prompt).join('\n');
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  const own = lines.filter((l) => /^sudo:|^sorry/i.test(l));
-  const picked = own.length ? own : lines.slice(-2);
+  const lines = [...new Set(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean))];
+  const own = lines.filter((l) => /^sudo:/i.test(l));
+  // After a wrong password sudo also says "no password was provided" for the attempt we did not make.
+  const wrong = own.filter((l) => /incorrect password attempt/i.test(l));
+  const picked = wrong.length ? wrong : own.length ? own : lines.filter((l) => /^sorry/i.test(l)).length ? lines.filter((l) => /^sorry/i.test(l)) : lines.slice(-2);
   const said = picked.join('; ');
   return said ? peerText(said, 500) : `sudo exited with ${code === null ? 'no status' : `code ${code}`} and no message`;
 }
