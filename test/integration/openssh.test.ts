@@ -87,6 +87,14 @@ describe('--transport openssh', { skip }, () => {
       ['refused', [target('127.0.0.1', closedPort), ...base, '--known-hosts', knownHosts], 'unreachable', 'connect', /connection refused/],
       ['no such name', [target('no-such-host-11b.invalid', 22), ...base, '--known-hosts', knownHosts], 'dns', 'resolve', /cannot resolve no-such-host-11b\.invalid: no such host/],
     ];
+    // No password through ssh: refused before anything connects, naming the option.
+    const pw = join(work, 'pw');
+    writeFileSync(pw, 'secret-11b\n', { mode: 0o600 });
+    const refused = await runCli([target(), '--out', work, ...base, '--password-file', pw], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--transport openssh does not do password authentication/);
+    assert.ok(!refused.stderr.includes('secret-11b'));
+
     for (const [what, args, cls, phase, message] of cases) {
       const r = await scan(args[0], args.slice(1));
       assert.equal(r.code, 2, what);

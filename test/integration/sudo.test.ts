@@ -31,7 +31,7 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
   let work: string;
   let sshd: Sshd;
   let knownHosts: string;
-  const users: Record<'nopasswd' | 'passwd' | 'none' | 'tty', TestUser> = {} as never;
+  const users: Record<'nopasswd' | 'passwd' | 'none' | 'tty' | 'readme', TestUser> = {} as never;
   const dropIn = `/etc/sudoers.d/octoscan-test-11b-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
@@ -40,12 +40,16 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
     users.passwd = await createTestUser('oct11b-sudopw');
     users.none = await createTestUser('oct11b-nosudo');
     users.tty = await createTestUser('oct11b-sudotty');
+    users.readme = await createTestUser('oct11b-sudosh');
     execFileSync('chpasswd', { input: `${users.passwd.name}:${SUDO_PASSWORD}\n` });
     const rules = [
       `${users.nopasswd.name} ALL=(root) NOPASSWD: ALL`,
       `${users.passwd.name} ALL=(root) ALL`,
       `Defaults:${users.tty.name} requiretty`,
       `${users.tty.name} ALL=(root) NOPASSWD: ALL`,
+      // The README's rule, word for word: this account may run nothing else through sudo.
+      `${users.readme.name} ALL=(root) NOPASSWD: /bin/sh -s`,
+      `Defaults:${users.readme.name} !requiretty`,
       '',
     ].join('\n');
     const candidate = join(work, 'sudoers');
@@ -84,13 +88,13 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
     const pwFile = join(work, 'sudo-password');
     writeFileSync(pwFile, `${SUDO_PASSWORD}\n`, { mode: 0o600 });
     const s = await sweep(
-      [row(users.nopasswd), row(users.passwd), row(users.none), row(users.tty), row(users.nopasswd, '127.0.0.2', 'no')],
+      [row(users.nopasswd), row(users.passwd), row(users.none), row(users.tty), row(users.readme), row(users.nopasswd, '127.0.0.2', 'no')],
       ['--sudo', '--sudo-password-file', pwFile],
     );
     assert.equal(s.code, 2, s.stderr);
 
     // Root through sudo -n, and through sudo -S with the password.
-    for (const u of [users.nopasswd, users.passwd]) {
+    for (const u of [users.nopasswd, users.passwd, users.readme]) {
       const r = find(s.rows, u);
       assert.equal(r.class, 'ok', `${u.name}: ${r.message}`);
       const a = s.archives.get(`127.0.0.1/${u.name}`)!;
@@ -103,7 +107,7 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
         if (existsSync(`/sys/class/dmi/id/${f}`)) assert.ok(a.get(`sys/class/dmi/id/${f}`), `${u.name}: DMI ${f} read as root`);
       }
       const scan = JSON.parse(a.get('octoscan-remote/scan.json')!.toString('utf8'));
-      assert.equal(scan.command, u === users.nopasswd ? 'sudo -n /bin/sh -s' : 'sudo -S -p octoscan-sudo-<random>: /bin/sh -s');
+      assert.equal(scan.command, u === users.passwd ? 'sudo -S -p octoscan-sudo-<random>: /bin/sh -s' : 'sudo -n /bin/sh -s');
       for (const e of a.entries) assert.ok(!e.data.includes(SUDO_PASSWORD), `${u.name}: the sudo password is not in ${e.name}`);
     }
 
@@ -136,6 +140,9 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
     }
     assert.ok(!s.retry.includes(`127.0.0.1,${sshd.port},${users.passwd.name}`), 'ok hosts are not retried');
     assert.ok(!s.report.includes(SUDO_PASSWORD) && !s.stderr.includes(SUDO_PASSWORD));
+    // The README rule grants exactly /bin/sh -s and nothing else.
+    const other = spawnSync('runuser', ['-u', users.readme.name, '--', 'sudo', '-n', '/bin/true'], { encoding: 'utf8' });
+    assert.notEqual(other.status, 0, 'the tight rule does not allow other commands');
   });
 
   test('a wrong sudo password, and none at all: class sudo, the archive of the scan user', async () => {
