@@ -131,6 +131,8 @@ async function trySudo(
     proc.stdout.on('data', onOut);
     proc.stderr.on('data', onErr);
     const timer = setTimeout(() => finish({ refused: `sudo did not answer within ${Math.round(answerMs / 1000)} s` }), answerMs);
+    // The connection (or the ssh process) holds the run open while sudo is asked, not this timer.
+    timer.unref();
     // With -n there is no prompt: the marker is harmless if sudo refuses (never read), and run as root if not.
     if (!ask) proc.stdin.write(line);
     void proc.exit.then((x) => {

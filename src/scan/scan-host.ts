@@ -108,9 +108,14 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     } catch (err) {
       throwIfAborted(host.signal);
       if (err instanceof FrameError) {
-        await Promise.race([proc.exit, new Promise((r) => setTimeout(r, 1000))]);
-        const failed = session.failure?.();
-        if (failed) throw failed;
+        if (session.failure) {
+          // ssh's verdict comes with its exit, just after its output ended.
+          let wait: NodeJS.Timeout | undefined;
+          await Promise.race([proc.exit, new Promise((r) => (wait = setTimeout(r, 1000)))]);
+          clearTimeout(wait);
+          const failed = session.failure();
+          if (failed) throw failed;
+        }
         const lost = session.lostReason?.();
         throw protocolError(where, 'stream', `bad probe output: ${err.message}${lost ? ` (connection: ${lost})` : ''}`);
       }

@@ -260,7 +260,10 @@ class Connection {
 
   attach(client: Client): Client {
     this.client = client;
-    client.on('error', (err: Error) => this.note(err));
+    client.on('error', (err: Error & { level?: string }) => {
+      // An unreachable agent is not why a connection went away.
+      if (err.level !== 'agent') this.note(err);
+    });
     return client;
   }
 
