@@ -43,6 +43,8 @@ export function sshArgs(spec: HostSpec, opts: Pick<ConnectOptions, 'connectTimeo
   ];
   for (const id of spec.identities) args.push('-i', configPath(id));
   if (spec.identitiesOnly) args.push('-o', 'IdentitiesOnly=yes');
+  // ssh checks every hop's host key with the same options, as the ssh2 transport does.
+  if (spec.jump) args.push('-J', spec.jump);
   if (spec.identityAgent !== undefined) args.push('-o', `IdentityAgent=${spec.identityAgent === 'none' ? 'none' : configPath(spec.identityAgent)}`);
   // `--` so that nothing after it is taken for an option; the command is ours, fixed words only.
   args.push('--', spec.host, command);

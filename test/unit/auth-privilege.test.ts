@@ -50,6 +50,8 @@ describe('openssh transport', () => {
     assert.ok(sshArgs(spec, { ...opts, hostKeyPolicy: 'accept-new' }, '/bin/sh -s').includes('StrictHostKeyChecking=accept-new'));
     const off = sshArgs({ ...spec, identitiesOnly: true, identityAgent: 'none' }, { ...opts, hostKeyPolicy: 'off' }, '/bin/sh -s');
     for (const o of ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'IdentitiesOnly=yes', 'IdentityAgent=none']) assert.ok(off.includes(o), o);
+    const jumped = sshArgs({ ...spec, jump: 'ops@bastion:2200,[2001:db8::1]:22' }, opts, '/bin/sh -s');
+    assert.equal(jumped[jumped.indexOf('-J') + 1], 'ops@bastion:2200,[2001:db8::1]:22');
   });
 
   it("classes ssh's messages as the ssh2 transport would", () => {
