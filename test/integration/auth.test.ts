@@ -4,7 +4,7 @@
 // which OpenSSH without PAM cannot offer. Where the password could leak
 // (report, archive, messages, standard error), the test looks for it.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -248,5 +248,65 @@ describe('keyboard-interactive and the order of methods (in-process ssh2 server)
     const noKbd = await attempt(['keyboard-interactive', 'password'], PASSWORD, { kbdInteractiveAuthentication: false, passwordAuthentication: false });
     assert.match(noKbd.result ?? '', /^auth: .*no usable method/);
     assert.deepEqual(noKbd.server.methods, ['none']);
+  });
+});
+
+describe('--ask-pass and --ask-sudo-pass on a real terminal (a pty)', { skip: cliBuilt ? (spawnSync('python3', ['-V']).error ? 'python3 missing' : undefined) : 'CLI not built' }, () => {
+  after(() => closeAllFakeSsh());
+
+  test('one prompt each, nothing echoed, the password used for the login', async () => {
+    const server = await startFakeSsh({ password: { password: PASSWORD, offer: ['password'] } });
+    const work = mkdtempSync('/tmp/octoscan-askpass-');
+    try {
+      const knownHosts = join(work, 'known_hosts');
+      writeFileSync(knownHosts, `${server.knownHostsLine}\n`);
+      const out = mkdtempSync(join(work, 'out-'));
+      // The CLI on the slave side of a new pty; the answers are typed when each prompt shows
+      // (readline follows a prompt with cursor escapes, so it is looked for anywhere).
+      const driver = [
+        'import os, pty, sys, select',
+        'pid, fd = pty.fork()',
+        'if pid == 0:',
+        '    os.execv(sys.argv[1], sys.argv[1:])',
+        'answers = {b"SSH login password: ": sys.stdin.readline().rstrip("\\n").encode(), b"sudo password: ": b"sudo-typed"}',
+        'seen = b""',
+        'while True:',
+        '    try:',
+        '        chunk = os.read(fd, 4096)',
+        '    except OSError:',
+        '        break',
+        '    if not chunk:',
+        '        break',
+        '    seen += chunk',
+        '    for prompt, answer in list(answers.items()):',
+        '        if prompt in seen:',
+        '            os.write(fd, answer + b"\\r")',
+        '            del answers[prompt]',
+        'sys.stdout.buffer.write(seen)',
+        'sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))',
+      ].join('\n');
+      const cli = join(process.cwd(), 'bin', 'octoscan-remote.js');
+      // Not spawnSync: the fake server answers from this very event loop.
+      const child = spawn('python3', ['-c', driver, process.execPath, cli, `scan@127.0.0.1:${server.port}`, '--out', out, '--known-hosts', knownHosts, '--ask-pass', '--ask-sudo-pass', '--no-progress'], {
+        env: { ...process.env, SSH_AUTH_SOCK: '' },
+      });
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdin.end(`${PASSWORD}\n`);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      clearTimeout(killer);
+      const r = { status, stdout, stderr };
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.equal(r.stdout.split('SSH login password: ').length, 2, 'asked once for the login password');
+      assert.equal(r.stdout.split('sudo password: ').length, 2, 'asked once for the sudo password');
+      assert.ok(!r.stdout.includes(PASSWORD) && !r.stdout.includes('sudo-typed'), `nothing typed is echoed: ${r.stdout}`);
+      assert.deepEqual(server.methods.slice(0, 2), ['none', 'password']);
+      assert.equal(readdirSync(out).filter((f) => f.endsWith('.scal')).length, 1);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
