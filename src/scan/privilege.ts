@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { peerText } from '../text/peer-text.js';
 import type { RemoteProcess, Session } from '../transport/transport.js';
 
+const GATE_STDERR_MAX = 64 * 1024;
+
 /** No login-shell syntax in these: csh and fish must run them too. */
 export const PLAIN_COMMAND = '/bin/sh -s';
 export const SUDO_COMMAND = 'sudo -n /bin/sh -s';
@@ -114,6 +116,8 @@ async function trySudo(
     };
     const onErr = (chunk: Buffer): void => {
       stderr += chunk.toString('latin1');
+      // sudo says a line or two; a peer that floods here is not given our memory.
+      if (stderr.length > GATE_STDERR_MAX) return finish({ refused: `more than ${GATE_STDERR_MAX} bytes on standard error before the root shell started: ${sudoSays(stderr.slice(0, 2000), ask?.prompt, null)}` });
       if (!ask) return;
       const seen = stderr.split(ask.prompt).length - 1;
       if (seen > prompts) {
