@@ -4,7 +4,7 @@
 import { CommanderError } from 'commander';
 import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
