@@ -1,12 +1,10 @@
-// Runs every benchmark in turn: npm run bench
+// npm run bench: the cost table (bench/cost-table.ts), quick mode unless --full
+// is passed through (npm run bench -- --full). The other benchmarks run on
+// their own: bench/scan-one.ts, bench/sweep-farm.ts, bench/controller-cost.ts,
+// bench/fuzz-peers.ts (npm run bench:fuzz).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-for (const [file, args] of [['scan-one.ts', ['5']], ['sweep-farm.ts', ['--replay']]] as const) {
-  if (!existsSync(here + file)) continue;
-  console.log(`\n== ${file}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', here + file, ...args], { stdio: 'inherit' });
-  if (r.status !== 0) process.exitCode = 1;
-}
+const r = spawnSync(process.execPath, ['--import', 'tsx', `${here}cost-table.ts`, ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exitCode = r.status ?? 1;

@@ -199,6 +199,37 @@ _cmd() {
   _cmdx "$_cp" "$_ce" "$_cc" "$_co" "$_cm" 600 - '' "$@"
 }
 
+# _java_version JAVA CAP+1: sets _jo (java -version's output, capped) and _jrc
+# (its status). One run per binary and scan: the java on PATH, the homes the
+# search finds and the running JVMs are usually the same few binaries reached
+# by other paths, so a result is kept under the binary's real path.
+# -XX:-UsePerfData: otherwise every JVM started writes /tmp/hsperfdata_<user>/<pid>
+# (and may leave the folder behind); the output of -version is the same.
+# OpenJ9 and other JVMs ignore -XX: options they do not know.
+# The cache lives in numbered variables; every eval below only assigns.
+_jvn=0
+_java_version() {
+  _jvj=$1
+  _jvk=$(readlink -f "$_jvj" 2>/dev/null </dev/null) || _jvk=$_jvj
+  [ -n "$_jvk" ] || _jvk=$_jvj
+  _jvi=0
+  while [ "$_jvi" -lt "$_jvn" ]; do
+    _jvi=$((_jvi + 1))
+    eval "_jvkk=\$_jvk_$_jvi _jvcc=\$_jvc_$_jvi"
+    if [ "$_jvkk" = "$_jvk" ] && [ "$_jvcc" = "$2" ]; then
+      eval "_jo=\$_jvo_$_jvi _jrc=\$_jvr_$_jvi"
+      return 0
+    fi
+  done
+  _jo=$( { _to 60 env -i "$_jvj" -XX:-UsePerfData -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$2")
+  case $_jo in
+    *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
+    *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
+  esac
+  _jvn=$((_jvn + 1))
+  eval "_jvk_$_jvn=\$_jvk _jvc_$_jvn=\$2 _jvo_$_jvn=\$_jo _jvr_$_jvn=\$_jrc"
+}
+
 # _java_record PROBE ENTRY JAVA CAP+1: the spec's version record for one JVM.
 # java -version runs with an empty environment (env -i) and its own deadline;
 # its standard error is what the record keeps.
@@ -211,14 +242,7 @@ _java_record() {
   if [ -e "$_jd/../lib/management/usagetracker.properties" ] || [ -e "$_jd/../conf/management/usagetracker.properties" ]; then
     _jf=${_jf:+$_jf,}JavaUsageTrackerHome
   fi
-  # -XX:-UsePerfData: otherwise every JVM started writes /tmp/hsperfdata_<user>/<pid>
-  # (and may leave the folder behind); the output of -version is the same.
-  # OpenJ9 and other JVMs ignore -XX: options they do not know.
-  _jo=$( { _to 60 env -i "$_jj" -XX:-UsePerfData -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$4")
-  case $_jo in
-    *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
-    *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
-  esac
+  _java_version "$_jj" "$4"
   _r B "$_jp" - - "$_je"
   printf 'Path:%s\nVariant:%s\n' "$_jj" "$_jv"
   [ -n "$_jf" ] && printf 'Features:%s\n' "$_jf"
@@ -255,14 +279,46 @@ _java_home() {
 _java_static() {
   _jsp=$1 _jsc=$2; shift 2
   _jsn=0
-  _to 600 find "$@" \( -path /dev -o -path /proc -o -path /run -o -path /sys -o -path /etc \) -prune \
-    -o -name java \( -type f -o -type l \) -print 2>/dev/null </dev/null | sort -u | {
-    while IFS= read -r _jsj; do
-      _is_exec_file "$_jsj" || continue
-      _jsn=$((_jsn + 1))
-      _java_record "$_jsp" "java/static/opt_$_jsn/version" "$_jsj" "$_jsc"
+  # Prune only the system folders a search folder can reach: with the usual
+  # folders none can, and each -path test ran on every one of ~100,000 entries.
+  _jsx=
+  for _jsy in /dev /proc /run /sys /etc; do
+    for _jsr in "$@"; do
+      _jsr=${_jsr%/} # a separate step: bash 5.2 mis-expands "${x%/}" inside a case pattern
+      case $_jsy/ in "$_jsr"/*) _jsx="$_jsx $_jsy"; break ;; esac
     done
-  }
+  done
+  if [ -n "$_jsx" ]; then
+    set -- "$@" '('
+    _jso=
+    # Unquoted on purpose: constant folder names, split into words.
+    for _jsy in $_jsx; do set -- "$@" $_jso -path "$_jsy"; _jso=-o; done
+    set -- "$@" ')' -prune -o
+  fi
+  # Collected first, then walked in this shell (not in a pipeline's subshell),
+  # so that _java_dynamic still knows the java -version results.
+  _jsl=$(_to 600 find "$@" -name java \( -type f -o -type l \) -print 2>/dev/null </dev/null | sort -u)
+  _jsifs=$IFS
+  IFS=$_nl
+  set -f
+  for _jsj in $_jsl; do
+    IFS=$_jsifs
+    _is_exec_file "$_jsj" || continue
+    _jsn=$((_jsn + 1))
+    _java_record "$_jsp" "java/static/opt_$_jsn/version" "$_jsj" "$_jsc"
+  done
+  IFS=$_jsifs
+  set +f
+}
+
+# _is_probe_jvm /proc/PID: its command line is exactly `<java> -XX:-UsePerfData
+# -version`, i.e. a scanner's probe (this scan's or a concurrent one's), not an
+# application. The arguments are NUL-separated; as lines, that is three lines.
+_is_probe_jvm() {
+  _pja=$(tr '\000' '\n' <"$1/cmdline" 2>/dev/null)
+  case $_pja in *"$_nl"*"$_nl"*"$_nl"*) return 1 ;; esac
+  case $_pja in *"$_nl-XX:-UsePerfData$_nl-version") return 0 ;; esac
+  return 1
 }
 
 # Running JVMs by command name; the scan user's own unless we are root.
@@ -282,6 +338,7 @@ _java_dynamic() {
       continue
     fi
     _is_exec_file "$_jdx" || continue
+    _is_probe_jvm "$_jdd" && continue
     _java_record "$1" "java/dynamic/$_jdpid/version" "$_jdx" "$2"
     _file "$1" "java/dynamic/$_jdpid/cmdline" "$_jdd/cmdline" "$2" 0 0
     _file "$1" "java/dynamic/$_jdpid/environ" "$_jdd/environ" "$2" 0 0

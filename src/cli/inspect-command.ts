@@ -1,9 +1,10 @@
 // `octoscan-remote inspect FILE...`: what an archive holds, and whether it
 // keeps the archive contract. Exit 1 when any archive breaks it (or cannot be
 // read), so it also checks archives made by other means.
-import { err as writeErr, out as writeOut } from './stdio.js';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { readArchive, type ArchiveSummary } from '../archive/archive-reader.js';
+import { parseWords } from './parse-words.js';
+import { err as writeErr, out as writeOut } from './stdio.js';
 
 export function inspectCommand(): Command {
   return new Command('octoscan-remote inspect')
@@ -45,13 +46,9 @@ export function inspectText(a: ArchiveSummary): string {
 }
 
 export async function runInspectCommand(args: string[]): Promise<number> {
-  const cmd = inspectCommand().exitOverride().configureOutput({ writeErr: (s) => writeErr(s) });
-  try {
-    cmd.parse(args, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
-    throw err;
-  }
+  const cmd = inspectCommand();
+  const early = parseWords(cmd, args);
+  if (early !== undefined) return early;
   const json = Boolean(cmd.opts().json);
   let bad = 0;
   for (const file of cmd.args) {

@@ -2,12 +2,13 @@
 // approve it. Prints exactly the script a scan sends (only the frame token is
 // a placeholder: a real one is 128 random bits drawn per scan), or with --list
 // a table of the probes and the programs the script can start.
-import { err as writeErr, out as writeOut } from './stdio.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
 import { buildScript } from '../probe/script.js';
 import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
+import { parseWords } from './parse-words.js';
+import { err as writeErr, out as writeOut } from './stdio.js';
 
 /** What the script shows instead of the token; a valid token shape, so the script still parses the same. */
 export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
@@ -97,13 +98,9 @@ export function listText(opts: ScriptCommandOptions): string {
 
 /** Runs the subcommand; args are the words after `script`. */
 export async function runScriptCommand(args: string[]): Promise<number> {
-  const cmd = scriptCommand().exitOverride().configureOutput({ writeErr: (s) => writeErr(s) });
-  try {
-    cmd.parse(args, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
-    throw err;
-  }
+  const cmd = scriptCommand();
+  const early = parseWords(cmd, args);
+  if (early !== undefined) return early;
   const opts = cmd.opts() as ScriptCommandOptions;
   if (opts.list) {
     writeOut(listText(opts));

@@ -1,13 +1,14 @@
 // `octoscan-remote summary REPORT [--compare PREV] -o FILE.html`, and the
 // scan's --summary / --compare, which write the same page right after the
 // report: one self-contained HTML page of a run (src/sweep/summary-html.ts).
-import { err as writeErr, out as writeOut } from './stdio.js';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { ReportReadError, readReportRows, rowsOfOutcomes, type SummaryRow } from '../sweep/report-reader.js';
 import { archiveInfo, summaryHtml } from '../sweep/summary-html.js';
 import type { HostOutcome } from '../types.js';
+import { parseWords } from './parse-words.js';
+import { err as writeErr } from './stdio.js';
 
 export function summaryCommand(): Command {
   return new Command('octoscan-remote summary')
@@ -62,13 +63,9 @@ export async function writeRunSummary(out: string, outcomes: HostOutcome[], comp
 }
 
 export async function runSummaryCommand(args: string[]): Promise<number> {
-  const cmd = summaryCommand().exitOverride().configureOutput({ writeErr: (s) => writeErr(s) });
-  try {
-    cmd.parse(args, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
-    throw err;
-  }
+  const cmd = summaryCommand();
+  const early = parseWords(cmd, args);
+  if (early !== undefined) return early;
   const o = cmd.opts() as { out: string; compare?: string };
   const report = cmd.args[0];
   try {

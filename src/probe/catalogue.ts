@@ -42,22 +42,22 @@ function builtinRow(p: Extract<Probe, { kind: 'builtin' }>, javaDirs: string[]):
     case 'total-memory':
       return { entry: p.entry!, source: 'reads /sys/devices/system/memory/block_size_bytes and memory*/online', programs: [], deadline: '-', root: '' };
     case 'java-default':
-      return { entry: p.entry!, source: `the java on PATH: ${javaRun}`, programs: ['env', '<java>'], deadline: '60 s', root: '' };
+      return { entry: p.entry!, source: `the java on PATH: ${javaRun}`, programs: ['readlink', 'env', '<java>'], deadline: '60 s', root: '' };
     case 'java-home':
-      return { entry: p.entry!, source: `$JAVA_HOME/bin/java: ${javaRun}`, programs: ['env', '<java>'], deadline: '60 s', root: '' };
+      return { entry: p.entry!, source: `$JAVA_HOME/bin/java: ${javaRun}`, programs: ['readlink', 'env', '<java>'], deadline: '60 s', root: '' };
     case 'java-static':
       return {
         entry: 'java/static/opt_<n>/version',
-        source: `find ${[...JAVA_DIRS, ...javaDirs].join(' ')}${javaDirs.length ? '' : ' [--java-dir ...]'} -name java (pruning /dev /proc /run /sys /etc) | sort -u; then for each: ${javaRun}`,
-        programs: ['find', 'sort', 'env', '<java>'],
+        source: `find ${[...JAVA_DIRS, ...javaDirs].join(' ')}${javaDirs.length ? '' : ' [--java-dir ...]'} -name java (pruning those of /dev /proc /run /sys /etc a search folder contains) | sort -u; then for each: ${javaRun}`,
+        programs: ['find', 'sort', 'readlink', 'env', '<java>'],
         deadline: 'find 600 s, each java 60 s',
         root: '',
       };
     case 'java-dynamic':
       return {
         entry: 'java/dynamic/<pid>/{version,cmdline,environ}',
-        source: `/proc/<pid>/comm of each process; for java ones: readlink /proc/<pid>/exe, ${javaRun}, reads /proc/<pid>/cmdline and environ`,
-        programs: ['readlink', 'env', '<java>'],
+        source: `/proc/<pid>/comm of each process; for java ones: readlink /proc/<pid>/exe, tr of /proc/<pid>/cmdline (a scanner's own java -version is skipped), ${javaRun}, reads /proc/<pid>/cmdline and environ`,
+        programs: ['readlink', 'tr', 'env', '<java>'],
         deadline: 'each java 60 s',
         root: "other users' JVMs",
       };
@@ -146,10 +146,11 @@ export const PRELUDE_PROGRAMS: { program: string; os: 'both' | 'linux' | 'macos'
   { program: 'sleep', os: 'both', why: 'the deadline watchdog ticks' },
   { program: 'find', os: 'both', why: 'Java search' },
   { program: 'sort', os: 'linux', why: 'Java search: byte order, unique' },
-  { program: 'readlink', os: 'linux', why: 'the binary of a running JVM' },
+  { program: 'readlink', os: 'linux', why: 'the binary of a running JVM; the real path of each java, so each binary runs -version once' },
+  { program: 'tr', os: 'linux', why: "a running JVM's command line (NUL-separated), to skip scanners' own java -version" },
   { program: 'env', os: 'linux', why: 'java -version with an empty environment' },
   { program: '/usr/bin/dscl', os: 'macos', why: 'Kerberos flag for octoscan.xml (30 s deadline)' },
-  { program: '<java>', os: 'both', why: 'each java found (PATH, $JAVA_HOME, search, running JVMs): -version only, 60 s deadline' },
+  { program: '<java>', os: 'both', why: 'each java binary found (PATH, $JAVA_HOME, search, running JVMs): -version only, once per binary, 60 s deadline' },
   { program: '<rpm on PATH>', os: 'linux', why: 'rpm --version, to tell busybox\'s rpm applet from a real rpm' },
   { program: '<VBoxManage>', os: 'macos', why: 'VirtualBox.app/Contents/MacOS/VBoxManage list extpacks, where VirtualBox is installed' },
 ];

@@ -176,13 +176,24 @@ export function checkSections(sections: ScriptSections): void {
 /** The whole script: token, prelude, facts, the right section for the detected OS, end record. */
 export function buildScript(sections: ScriptSections, opts: ScriptOptions): string {
   if (!/^@@OCTO:[0-9a-f]{32}@@$/.test(opts.token)) throw new Error('bad frame token');
+  return `_T='${opts.token}'\n${scriptBody(sections, opts.javaDirs ?? [])}`;
+}
+
+// Everything after the token line is the same for every host of a run: built
+// once per (probe sections, Java folders), not once per host.
+const bodies = new WeakMap<ScriptSections, Map<string, string>>();
+
+function scriptBody(sections: ScriptSections, javaDirs: string[]): string {
+  const key = javaDirs.join('\0');
+  let byDirs = bodies.get(sections);
+  const cached = byDirs?.get(key);
+  if (cached !== undefined) return cached;
   checkSections(sections);
-  for (const d of opts.javaDirs ?? []) {
+  for (const d of javaDirs) {
     if (!d.startsWith('/')) throw new Error(`Java search folder must be an absolute path: ${JSON.stringify(d)}`);
   }
-  const section = (probes: Probe[]) => probes.map((p) => probeShell(p, opts)).join('\n');
-  return [
-    `_T='${opts.token}'`,
+  const section = (probes: Probe[]) => probes.map((p) => probeShell(p, { javaDirs })).join('\n');
+  const body = [
     prelude(),
     '_facts_common',
     'case $(uname -s 2>/dev/null </dev/null) in',
@@ -197,4 +208,7 @@ export function buildScript(sections: ScriptSections, opts: ScriptOptions): stri
     'exit 0',
     '',
   ].join('\n');
+  if (!byDirs) bodies.set(sections, (byDirs = new Map()));
+  byDirs.set(key, body);
+  return body;
 }

@@ -126,9 +126,61 @@ export function parseKnownHosts(text: string, file: string, warnings?: string[])
   return entries;
 }
 
+const compiled = new Map<string, RegExp>();
+
 function globMatch(name: string, pattern: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 's').test(name);
+  if (!/[*?]/.test(pattern)) return name === pattern;
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    compiled.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+/**
+ * known_hosts entries indexed for lookups by host: a sweep of N hosts against
+ * a known_hosts of N lines must not cost N² pattern matches. Lines whose
+ * patterns are all plain names are found by name; lines with a wildcard, a
+ * negation or a hashed name are matched one by one, as OpenSSH does.
+ */
+interface KnownHostsIndex {
+  byName: Map<string, KnownHostEntry[]>;
+  others: KnownHostEntry[];
+  revoked: KnownHostEntry[];
+  order: Map<KnownHostEntry, number>;
+}
+
+const indexes = new WeakMap<KnownHostEntry[], KnownHostsIndex>();
+
+function indexOf(entries: KnownHostEntry[]): KnownHostsIndex {
+  let ix = indexes.get(entries);
+  if (ix) return ix;
+  ix = { byName: new Map(), others: [], revoked: [], order: new Map() };
+  entries.forEach((e, i) => {
+    ix!.order.set(e, i);
+    if (e.marker === 'revoked') ix!.revoked.push(e);
+    if (e.marker !== undefined) return;
+    const plain = e.hosts.every((h) => typeof h === 'string' && !h.startsWith('!') && !/[*?]/.test(h));
+    if (!plain) return void ix!.others.push(e);
+    for (const h of e.hosts as string[]) {
+      const name = h.toLowerCase();
+      const list = ix!.byName.get(name) ?? [];
+      if (!list.includes(e)) list.push(e);
+      ix!.byName.set(name, list);
+    }
+  });
+  indexes.set(entries, ix);
+  return ix;
+}
+
+/** The unmarked lines that match `name` (already `hostPattern`ed and lowercased), in file order. */
+function linesFor(entries: KnownHostEntry[], name: string): KnownHostEntry[] {
+  const ix = indexOf(entries);
+  const plain = ix.byName.get(name) ?? [];
+  const other = ix.others.filter((e) => hostsMatch(e.hosts, name));
+  if (other.length === 0) return plain;
+  return [...plain, ...other].sort((a, b) => ix.order.get(a)! - ix.order.get(b)!);
 }
 
 /** OpenSSH's match_pattern_list: any matching negation vetoes the whole line. */
@@ -162,11 +214,11 @@ export function decideHostKey(
   const at = (e: KnownHostEntry) => ({ file: e.file, line: e.line });
 
   // A revoked key is refused whichever host presents it, so host patterns are not consulted.
-  const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(offeredBlob));
+  const revoked = indexOf(entries).revoked.find((e) => e.key.equals(offeredBlob));
 
   // ssh lowercases the destination before looking it up (and before hashing).
   const name = hostPattern(host.toLowerCase(), port);
-  const mine = entries.filter((e) => e.marker === undefined && hostsMatch(e.hosts, name));
+  const mine = linesFor(entries, name);
   const knownTypes = [...new Set(mine.map((e) => e.keyType))];
   if (revoked) return { verdict: 'revoked', ...base, knownTypes, matchedLine: at(revoked) };
 
@@ -180,7 +232,7 @@ export function decideHostKey(
 /** The key types known_hosts holds for host:port (plain, unrevoked lines), in file order. */
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
   const name = hostPattern(host.toLowerCase(), port);
-  return [...new Set(entries.filter((e) => e.marker === undefined && hostsMatch(e.hosts, name)).map((e) => e.keyType))];
+  return [...new Set(linesFor(entries, name).map((e) => e.keyType))];
 }
 
 /** The host-key algorithms we offer, strongest first (ssh2's own default order). */

@@ -75,7 +75,7 @@ export const ssh2Transport: Transport = {
     const sock = conn.sock;
     const connected = new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
-      sock.once('error', (err) => reject(socketError(where, 'connect', err)));
+      sock.on('error', (err) => reject(socketError(where, 'connect', err)));
     });
     connected.catch(() => {});
     sock.connect({ host: address, port: spec.port });

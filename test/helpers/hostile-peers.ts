@@ -20,6 +20,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -52,7 +53,9 @@ export type ExecAction =
   | { t: 'signal' }
   | { t: 'fin' }
   | { t: 'reset' }
-  | { t: 'disconnect'; text: string };
+  | { t: 'disconnect'; text: string }
+  /** A recorded probe output (a real scan's stream), its token replaced by this session's. */
+  | { t: 'replay'; file: string; token: string };
 
 export interface Recipe {
   label: string;
@@ -297,6 +300,22 @@ function floodBlock(token: string, kind: Flood, recordSize: number): Buffer {
   return Buffer.concat(Array(copies).fill(one));
 }
 
+const recordings = new Map<string, Buffer>();
+
+/** A recording with every occurrence of its token replaced (tokens all have the same length). */
+function replayed(file: string, recordedToken: string, token: string): Buffer {
+  let raw = recordings.get(file);
+  if (!raw) {
+    raw = readFileSync(file);
+    recordings.set(file, raw);
+  }
+  const from = Buffer.from(recordedToken, 'latin1');
+  const to = Buffer.from(token, 'latin1');
+  const out = Buffer.from(raw);
+  for (let at = out.indexOf(from); at >= 0; at = out.indexOf(from, at + to.length)) to.copy(out, at);
+  return out;
+}
+
 async function runExec(x: FakeExec, actions: ExecAction[]): Promise<void> {
   const token = await x.token();
   for (const a of actions) {
@@ -308,6 +327,11 @@ async function runExec(x: FakeExec, actions: ExecAction[]): Promise<void> {
       case 'valid':
         await x.write(entry(token, 'release', 'release/os-release', 'ID=fuzz\n'));
         break;
+      case 'replay': {
+        const body = replayed(a.file, a.token, token);
+        for (let at = 0; at < body.length && !x.isClosed; at += 64 * 1024) await x.write(body.subarray(at, at + 64 * 1024));
+        break;
+      }
       case 'flood': {
         if (a.kind === 'stderr') {
           for (let sent = 0; sent < a.bytes && !x.isClosed; sent += 65536) {
@@ -430,7 +454,7 @@ function serve(recipe: Recipe, hostKey: string): net.Server {
 // ---------------------------------------------------------------------------
 // The parent side
 
-export type PeerRequest = { name: string } | { seed: number; scale?: FuzzScale };
+export type PeerRequest = { name: string } | { seed: number; scale?: FuzzScale } | { recipe: Recipe };
 
 export interface HostilePeer {
   host: string;
@@ -449,6 +473,7 @@ export interface HostilePeers {
 }
 
 export function recipeFor(req: PeerRequest): Recipe {
+  if ('recipe' in req) return req.recipe;
   if ('name' in req) {
     const make = NAMED[req.name];
     if (!make) throw new Error(`no hostile peer named ${req.name}`);

@@ -258,7 +258,13 @@ describe('endless and huge output: caps hold, memory stays flat', () => {
       s.close();
     }
     const peak = mem.stop();
-    const endHeld = retained();
+    // Native handles (zlib, file streams) are released a few turns after the scan
+    // ends; measure what is really held, not what is still on its way out.
+    let endHeld = Infinity;
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      endHeld = Math.min(endHeld, retained());
+    }
     const a = await archiveOf(r);
     const cpu = a.get('proc/cpuinfo')!;
     assert.equal(cpu.length, 16 * MiB, 'proc/cpuinfo is cut at its 16 MiB cap');

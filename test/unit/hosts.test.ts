@@ -494,7 +494,9 @@ describe('readHostsFile', () => {
     await assert.rejects(read(`host,port\n${one}\n`), /\nand 1 more error$/);
   });
 
-  it('reads 100,000 rows in under 2 seconds', async (t) => {
+  // About 0.6 s on an idle 2-core machine. The bound is there to catch quadratic
+  // behaviour (minutes), not to time the parser: on a loaded CI machine 2 s was flaky.
+  it('reads 100,000 rows in under 10 seconds', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'hosts-test-'));
     try {
       const path = join(dir, 'big.csv');
@@ -508,7 +510,7 @@ describe('readHostsFile', () => {
       assert.equal(hosts[99_999].origin.line, 100_001);
       assert.equal(hosts[99_999].host, 'host99999.farm.example.com');
       t.diagnostic(`read 100,000 rows in ${ms.toFixed(0)} ms`);
-      assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -651,5 +653,32 @@ describe('shards', () => {
     const s = selectShard(hosts, { index: 1, count: 3 });
     assert.deepEqual(s, hosts.filter((h) => s.includes(h)));
     assert.deepEqual(selectShard(hosts, { index: 0, count: 1 }), hosts);
+  });
+});
+
+describe('hosts file: the record size bound (issue 10, case 8)', () => {
+  it('a cell longer than the bound fails the file at its line, before the rest is read', async () => {
+    const msg = await fileError(`host,tag\ndb01,x\ndb02,${'y'.repeat(200_000)}\ndb03,z\n`);
+    assert.equal(msg, 'hosts.csv:3: record is longer than 128000 characters');
+  });
+
+  it('a 64 MB cell is refused without being held: memory grows by far less than the cell', async () => {
+    const cell = 64 * 1024 * 1024;
+    // Streamed, so the test itself never holds the cell either.
+    const input = Readable.from((function* () {
+      yield 'host,tag\ndb01,';
+      for (let n = 0; n < cell; n += 1 << 20) yield 'y'.repeat(1 << 20);
+      yield '\n';
+    })());
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    await assert.rejects(readHostsFile('big.csv', fileDefaults, { input }), /big\.csv:2: record is longer than 128000 characters/);
+    const grown = process.memoryUsage().rss - before;
+    assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1e6).toFixed(0)} MB`);
+  });
+
+  it('a row just under the bound is read', async () => {
+    const { hosts } = await read(`host,tag\ndb01,${'t'.repeat(127_000)}\n`);
+    assert.equal(hosts[0].tag.length, 127_000);
   });
 });

@@ -24,6 +24,9 @@ const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 
 const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'in', '!', '{', '}']);
 const BUILTINS = new Set([
   'printf', 'echo', 'read', 'test', '[', 'kill', 'wait', 'command', 'return', 'exit', 'shift', 'set', 'export', 'break', 'continue', 'true', 'false', ':', 'umask', 'trap', 'cd', 'local',
+  // Runs its argument as code: allowed only because every eval in the script is
+  // checked below to do nothing but assign variables.
+  'eval',
 ]);
 
 /**
@@ -95,6 +98,7 @@ const DYNAMIC: Record<string, string> = {
   '"$@"': "the argv given to _to/_toin: a probe's command (its programs are in the list)",
   '"$_ctf"': '_to or _toin (a function)',
   '"$_jj"': '<java>',
+  '"$_jvj"': '<java>',
   '"$3"': '<java> (macOS Java record)',
   '"$_nb"': '<rpm on PATH>',
   '"$_mvd/Contents/MacOS/VBoxManage"': '<VBoxManage>',
@@ -174,6 +178,12 @@ describe('octoscan-remote script', () => {
       else unknown.push(w);
     }
     assert.deepEqual(unknown, [], `the script starts programs the list does not name: ${unknown.join(', ')}`);
+    // eval may only assign: `name=$var` pairs, names and values built from constants and variables.
+    const evals = [...script.matchAll(/^[ \t]*eval\b(.*)$/gm)].map((m) => m[1].trim());
+    assert.ok(evals.length > 0, 'the reader sees the Java cache evals');
+    for (const e of evals) {
+      assert.match(e, /^"(?:_[a-z]+(?:_\$_[a-z]+)?=\\\$[A-Za-z0-9_$]+ ?)+"$/, `an eval that does more than assign: ${e}`);
+    }
     assert.deepEqual([...declared].filter((p) => !seen.has(p)), [], 'the list names programs the preludes never start');
     // The probes' own programs: every _cmd/_cmdx call starts the probe's argv[0], and nothing else.
     const rows = probeRows({ linux: linuxProbes, darwin: darwinProbes });

@@ -607,6 +607,58 @@ describe('prelude functions on real files', () => {
         assert.deepEqual(records[0], { type: 'warning', id: 1, message: 'rc=137' });
       });
 
+      it('_java_static prunes only the system folders a search folder contains', (t) => {
+        if (skipIfMissing(t)) return;
+        // A function named find is found before PATH: it shows the argv the real one would get.
+        const argv = (roots: string): string[] => runPrelude(shell, `exec 5>&2; find() { printf '%s\\n' "$@" >&5; }; _java_static js 100000 ${roots}`).stderr.trim().split('\n');
+        assert.deepEqual(argv("'/opt' '/usr/lib'"), ['/opt', '/usr/lib', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(argv("'/opt' '/'"), ['/opt', '/', '(', '-path', '/dev', '-o', '-path', '/proc', '-o', '-path', '/run', '-o', '-path', '/sys', '-o', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(argv("'/etc/' '/srv'"), ['/etc/', '/srv', '(', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(argv("'/pr' '/sys/x'"), ['/pr', '/sys/x', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+      });
+
+      it('java -version runs once per binary, however many paths reach it; each record keeps its own path', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { writeFile: wf, mkdir: md, chmod, symlink, readFile: rf } = await import('node:fs/promises');
+        const j = join(dir, `java-once-${shell.name}`);
+        const count = join(j, 'runs');
+        await md(join(j, 'a', 'bin'), { recursive: true });
+        await md(join(j, 'b', 'bin'), { recursive: true });
+        await wf(join(j, 'a', 'bin', 'java'), `#!/bin/sh\necho run >> '${count}'\nprintf 'openjdk version "21"\\n' >&2\n`);
+        await chmod(join(j, 'a', 'bin', 'java'), 0o755);
+        await symlink(join(j, 'a', 'bin', 'java'), join(j, 'b', 'bin', 'java'));
+        const { records } = runPrelude(shell, `_java_static js 100000 '${j}'; _java_record jd java/static/default_java/version '${j}/b/bin/java' 100000`);
+        const begins = records.filter((r) => r.type === 'begin');
+        assert.deepEqual(begins.map((r) => r.body!.toString()), [
+          `Path:${j}/a/bin/java\nVariant:JRE\n\nopenjdk version "21"\n`,
+          `Path:${j}/b/bin/java\nVariant:JRE\n\nopenjdk version "21"\n`,
+          `Path:${j}/b/bin/java\nVariant:JRE\n\nopenjdk version "21"\n`,
+        ]);
+        assert.equal((await rf(count, 'utf8')).split('\n').filter(Boolean).length, 1, 'one java -version for three records of one binary');
+      });
+
+      it('_is_probe_jvm: exactly `<java> -XX:-UsePerfData -version` is a scanner, anything else an application', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { writeFile: wf, mkdir: md } = await import('node:fs/promises');
+        const cases: [string, boolean][] = [
+          ['/usr/bin/java\0-XX:-UsePerfData\0-version\0', true],
+          ['java\0-XX:-UsePerfData\0-version\0', true],
+          ['/usr/bin/java\0-jar\0app.jar\0', false],
+          ['/usr/bin/java\0-Xmx1g\0-XX:-UsePerfData\0-version\0', false],
+          ['/usr/bin/java\0-XX:-UsePerfData\0-version\0extra\0', false],
+          ['/usr/bin/java\0-version\0', false],
+        ];
+        const lines: string[] = [];
+        for (let i = 0; i < cases.length; i++) {
+          const d = join(dir, `probe-jvm-${shell.name}-${i}`);
+          await md(d, { recursive: true });
+          await wf(join(d, 'cmdline'), Buffer.from(cases[i][0].replace(/\\0/g, '\0'), 'latin1'));
+          lines.push(`if _is_probe_jvm '${d}'; then _r W 1 yes; else _r W 1 no; fi`);
+        }
+        const { records } = runPrelude(shell, lines.join('\n'));
+        assert.deepEqual(records.filter((r) => r.type === 'warning').map((r) => r.message), cases.map(([, probe]) => (probe ? 'yes' : 'no')));
+      });
+
       it('_java_static: sorted, de-duplicated, numbered only when written; the spec record', async (t) => {
         if (skipIfMissing(t)) return;
         const { writeFile: wf, mkdir: md, chmod, symlink } = await import('node:fs/promises');
