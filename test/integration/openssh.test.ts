@@ -17,24 +17,28 @@ const noSsh = spawnSync('ssh', ['-V']).error ? 'the ssh client is missing (opens
 const skip = sshdAvailable() ?? noSsh ?? (existsSync('/usr/bin/sudo') ? undefined : 'sudo missing') ?? (cliBuilt ? undefined : 'the CLI is not built');
 if (skip) console.error(`\n*** SKIPPING openssh transport tests: ${skip} ***\n`);
 
+const SUDO_PASSWORD = 'ossh-sudo-11b secret';
 const entryNames = (a: Archive): string[] => a.entries.map((e) => e.name).filter((n) => !n.startsWith('java/dynamic/')).sort();
 
 describe('--transport openssh', { skip }, () => {
   let work: string;
   let sshd: Sshd;
   let user: TestUser;
+  let pwUser: TestUser;
   let knownHosts: string;
   const dropIn = `/etc/sudoers.d/octoscan-test-11b-ossh-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
     work = mkdtempSync('/tmp/octoscan-openssh-');
     user = await createTestUser('oct11b-ossh');
-    const rule = `${user.name} ALL=(root) NOPASSWD: ALL\n`;
+    pwUser = await createTestUser('oct11b-osshpw');
+    execFileSync('chpasswd', { input: `${pwUser.name}:${SUDO_PASSWORD}\n` });
+    const rule = `${user.name} ALL=(root) NOPASSWD: ALL\n${pwUser.name} ALL=(root) ALL\n`;
     const candidate = join(work, 'sudoers');
     writeFileSync(candidate, rule, { mode: 0o440 });
     execFileSync('visudo', ['-cf', candidate], { stdio: 'pipe' });
     writeFileSync(dropIn, rule, { mode: 0o440 });
-    sshd = await startSshd({ users: [user] });
+    sshd = await startSshd({ users: [user, pwUser] });
     knownHosts = join(work, 'known_hosts');
     await sshd.writeKnownHosts(knownHosts, ['127.0.0.1']);
   });
@@ -42,6 +46,7 @@ describe('--transport openssh', { skip }, () => {
     rmSync(dropIn, { force: true });
     await closeAllFakeSsh();
     await sshd?.stop();
+    if (pwUser) spawnSync('usermod', ['-p', '*', pwUser.name]);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -67,6 +72,15 @@ describe('--transport openssh', { skip }, () => {
     const root = await scan(target, [...args, '--transport', 'openssh', '--sudo']);
     assert.equal(root.row.class, 'ok', root.row.message);
     assert.match(root.archive!.get('octoscan.xml')!.toString('utf8'), /<info name="user_id" type="I" value="0"\/>/);
+
+    // sudo -S through ssh: the password goes down the session's standard input, never onto ssh's arguments.
+    const pwFile = join(work, 'sudo-pw');
+    writeFileSync(pwFile, `${SUDO_PASSWORD}\n`, { mode: 0o600 });
+    const withPw = await scan(`${pwUser.name}@127.0.0.1:${sshd.port}`, ['-i', pwUser.keyPath, '--known-hosts', knownHosts, '--transport', 'openssh', '--sudo', '--sudo-password-file', pwFile]);
+    assert.equal(withPw.row.class, 'ok', withPw.row.message);
+    assert.match(withPw.archive!.get('octoscan.xml')!.toString('utf8'), /<info name="user_id" type="I" value="0"\/>/);
+    for (const e of withPw.archive!.entries) assert.ok(!e.data.includes(SUDO_PASSWORD), e.name);
+    assert.ok(!withPw.stderr.includes(SUDO_PASSWORD));
   });
 
   test("ssh's failures in the ssh2 transport's classes", async () => {
