@@ -49,9 +49,18 @@ export function timeoutError(where: string, phase: Phase, seconds: number, what:
   return new ScanError('timeout', phase, `${where}: ${what} deadline of ${formatSeconds(seconds)} passed during ${phase}`, early);
 }
 
-export function authError(where: string, user: string, tried: string[]): ScanError {
-  const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file)';
-  return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${methods}`);
+/** `tried`: the methods in the order they were tried; `notes`: why others were not (unusable key files, what the server offers). */
+export function authError(where: string, user: string, tried: string[], notes: string[] = []): ScanError {
+  const methods = tried.length ? tried.join(', ') : 'no usable method (no agent, no identity file, no password)';
+  return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${[methods, ...notes].join('; ')}`);
+}
+
+/**
+ * sudo refused to run the script as root. The host still has an archive (the
+ * scan user's view), so this is the outcome's class and message, not a throw.
+ */
+export function sudoMessage(where: string, user: string, sudoSays: string): string {
+  return `${where}: sudo refused for user ${user}: ${sudoSays}; scanned without root (what ${user} can read)`;
 }
 
 /** ssh_config asks for something the ssh2 transport cannot do (resolve.ts names it). */

@@ -39,6 +39,8 @@ export interface HostSpec {
   addressFamily?: 4 | 6;
   /** Why the ssh2 transport must not connect (an ssh_config keyword it cannot honour). */
   unsupported?: string;
+  /** Run the probe script as root through sudo (--sudo, hosts-file column `sudo`). */
+  sudo?: boolean;
   tag: string; // free text copied into octoscan.xml configuration/tag
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
@@ -62,6 +64,7 @@ export type OutcomeClass =
   | 'hostkey-unknown'
   | 'hostkey-changed'
   | 'auth'
+  | 'sudo'
   | 'timeout'
   | 'protocol'
   | 'unsupported'

@@ -4,7 +4,7 @@
 import { CommanderError, type Command } from 'commander';
 import { setMaxListeners } from 'node:events';
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,10 +20,12 @@ import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js
 import { sweep } from '../sweep/sweep.js';
 import { localTransport } from '../transport/local.js';
 import { closeBastions, ssh2Transport } from '../transport/ssh2-transport.js';
+import { opensshTransport } from '../transport/openssh.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
+import { readSecret, SecretError } from './secrets.js';
 import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
@@ -60,28 +62,28 @@ interface Plan {
   columns: string[];
   skipped: number;
   passphrase?: string;
+  password?: string;
+  sudoPassword?: string;
 }
 
-/**
- * The key passphrase, from a file only its owner can read, or the environment.
- * Never from an argument: arguments are visible to every user in ps.
- */
-async function readPassphrase(opts: CliOptions): Promise<string | undefined> {
-  if (opts.passphraseFile) {
-    const st = await stat(opts.passphraseFile).catch((err: Error) => {
-      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: ${err.message}`);
+/** The run's secrets, each read once: files, environment or one prompt, never arguments. */
+async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 'password' | 'sudoPassword'>> {
+  try {
+    const passphrase = await readSecret({ fileOption: '--passphrase-file', file: opts.passphraseFile, env: 'OCTOSCAN_SSH_PASSPHRASE' });
+    const password = await readSecret({
+      fileOption: '--password-file', file: opts.passwordFile, env: 'OCTOSCAN_SSH_PASSWORD', askOption: '--ask-pass', ask: opts.askPass, prompt: 'octoscan-remote: SSH login password: ',
     });
-    if (!st.isFile()) throw new UsageError(`--passphrase-file ${opts.passphraseFile}: not a file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    const sudoPassword = await readSecret({
+      fileOption: '--sudo-password-file', file: opts.sudoPasswordFile, env: 'OCTOSCAN_SUDO_PASSWORD', askOption: '--ask-sudo-pass', ask: opts.askSudoPass, prompt: 'octoscan-remote: sudo password: ',
+    });
+    if (password !== undefined && opts.transport === 'openssh') {
+      throw new UsageError('--transport openssh does not do password authentication (a password must never reach ssh\'s arguments); use keys, the agent or Kerberos, or --transport ssh2');
     }
-    const text = await readFile(opts.passphraseFile, 'utf8');
-    return text.replace(/\r?\n$/, '');
+    return { passphrase, password, sudoPassword };
+  } catch (e) {
+    if (e instanceof SecretError) throw new UsageError(e.message);
+    throw e;
   }
-  const fromEnv = process.env.OCTOSCAN_SSH_PASSPHRASE || undefined;
-  // Gone from our environment, so no child (the --local shell, its probes) can inherit it.
-  delete process.env.OCTOSCAN_SSH_PASSPHRASE;
-  return fromEnv;
 }
 
 /** The options typed on the command line (not defaults): they beat ssh_config, defaults do not. */
@@ -153,7 +155,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     hosts = hosts.filter((h) => !done.has(resumeKey(h)));
     skipped = before - hosts.length;
   }
-  return { hosts, columns, skipped, passphrase: await readPassphrase(opts) };
+  return { hosts, columns, skipped, ...(await readSecrets(opts)) };
 }
 
 function defaultIdentities(): string[] {
@@ -194,7 +196,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
 
   const settings: ScanSettings = {
     outDir: opts.out,
-    transport: opts.local ? localTransport : ssh2Transport,
+    transport: opts.local ? localTransport : opts.transport === 'openssh' ? opensshTransport : ssh2Transport,
     connect: {
       connectTimeoutMs: opts.connectTimeout * 1000,
       authTimeoutMs: opts.authTimeout * 1000,
@@ -206,7 +208,11 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       agent: process.env.SSH_AUTH_SOCK || undefined,
       passphrase: plan.passphrase,
       jumpChannels: opts.jumpChannels,
+      sshConfig: opts.config,
+      password: plan.password,
     },
+    sudo: opts.sudo,
+    sudoPassword: plan.sudoPassword,
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
     javaDirs: opts.javaDir,

@@ -38,6 +38,12 @@ export interface CliOptions {
   maxHostBytes: number;
   keepalive: number;
   passphraseFile?: string;
+  passwordFile?: string;
+  askPass: boolean;
+  sudo: boolean;
+  sudoPasswordFile?: string;
+  askSudoPass: boolean;
+  transport: 'ssh2' | 'openssh';
   summary?: string;
   compare?: string;
 }
@@ -84,6 +90,16 @@ export function buildCommand(): Command {
     .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
+    .option('--password-file <file>', 'file holding the login password (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSWORD); tried after keys, by keyboard-interactive and password')
+    .option('--ask-pass', 'ask for the login password once on the terminal (no echo)', false)
+    .option('--sudo', 'run the probe script as root through sudo -n /bin/sh -s (a hosts-file column sudo=yes/no overrides it per host)', false)
+    .option('--sudo-password-file <file>', 'with sudo: file holding the sudo password (mode 0600 or stricter; or set OCTOSCAN_SUDO_PASSWORD), used when sudo asks for one')
+    .option('--ask-sudo-pass', 'with sudo: ask for the sudo password once on the terminal (no echo)', false)
+    .addOption(
+      new Option('--transport <name>', 'ssh2: the built-in SSH client; openssh: the system ssh client (Kerberos, smartcards, certificates, ProxyCommand, the whole ssh_config; no password authentication)')
+        .choices(['ssh2', 'openssh'])
+        .default('ssh2'),
+    )
     .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
     .addOption(
       new Option('--host-key-policy <policy>', 'unknown host keys: strict fails the host, accept-new records the key, off skips verification (warns per host); a changed key always fails')
@@ -116,9 +132,10 @@ export function buildCommand(): Command {
     .addHelpText(
       'after',
       `
-Exit codes: 0 every host ok; 2 some hosts failed; 1 could not start (arguments,
+Exit codes: 0 every host ok; 2 some hosts failed (sudo refused counts); 1 could not start (arguments,
 hosts file, output folder); 130 interrupted.
-Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys).
+Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys),
+OCTOSCAN_SSH_PASSWORD (login password), OCTOSCAN_SUDO_PASSWORD (sudo password).
 ${SUBCOMMAND_HELP}`,
     );
 }

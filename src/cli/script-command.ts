@@ -6,15 +6,27 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
 import { buildScript } from '../probe/script.js';
+import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr, out as writeOut } from './stdio.js';
 
 /** What the script shows instead of the token; a valid token shape, so the script still parses the same. */
 export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
 /** The command the scan execs on the target; the script arrives on its standard input. */
-export const EXEC_COMMAND = '/bin/sh -s';
-/** What --sudo would exec (privileged scans are not yet a scan option). */
-export const SUDO_EXEC_COMMAND = 'sudo -n /bin/sh -s';
+export const EXEC_COMMAND = PLAIN_COMMAND;
+/** What --sudo execs first. */
+export const SUDO_EXEC_COMMAND = SUDO_COMMAND;
+/** What the scan sends before the script under sudo (the marker is random per scan too). */
+export const PLACEHOLDER_MARKER = 'octoscan-root-000000000000000000000000';
+
+/** How a --sudo scan starts the script, for the people who approve it. */
+export const SUDO_STEPS = [
+  `1. exec \`${SUDO_COMMAND}\` and send one line, \`${markerLine(PLACEHOLDER_MARKER).trim()}\`; once the root shell prints the marker, send the script.`,
+  `2. Only if sudo answers that a password is required and one was given (--sudo-password-file, OCTOSCAN_SUDO_PASSWORD, --ask-sudo-pass):`,
+  `   exec \`${sudoPasswordCommand(SUDO_PROMPT_SHOWN)}\`, write the password once when that prompt appears, then the marker line, then the script.`,
+  `3. If sudo refuses (not allowed, password needed or wrong, requiretty): exec \`${PLAIN_COMMAND}\` with the script, as an unprivileged scan;`,
+  '   the host is reported with class "sudo" and sudo\'s message, and octoscan.xml carries a 1004 warning naming it.',
+].join('\n');
 
 export interface ScriptCommandOptions {
   os?: 'linux' | 'macos';
@@ -35,7 +47,7 @@ export function scriptCommand(): Command {
       'Print exactly the script a scan sends to a target (token shown as a placeholder), or with --list a table of each probe: what it runs or reads, deadline, cap, whether it needs root, and every program the script can start.',
     )
     .addOption(new Option('--os <os>', 'only this OS: with --list, its probes; without, the script is the same for every OS (detected on the target), so this only checks the name').choices(['linux', 'macos']))
-    .option('--sudo', `show the command a privileged scan would exec (${SUDO_EXEC_COMMAND}); not yet a scan option`, false)
+    .option('--sudo', `show how a --sudo scan starts the script (${SUDO_EXEC_COMMAND} first)`, false)
     .option('--java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
     .option('--list', 'a table of the probes instead of the script', false)
     .allowExcessArguments(false);
@@ -61,7 +73,7 @@ export function listText(opts: ScriptCommandOptions): string {
     `The scan execs \`${exec}\` on the target (one SSH exec channel) and feeds it the script on standard input;`,
     'nothing is copied to or written on the target. Each probe below fails alone.',
     opts.sudo
-      ? 'With --sudo every probe runs as root (sudo -n: never prompts; a password-protected sudo fails the host). Not yet a scan option.'
+      ? `With --sudo every probe runs as root:\n${SUDO_STEPS}`
       : 'As an unprivileged user the "needs root" column lists what is read only by root (warning 1002 "readable by root only").',
     '',
     table(
@@ -96,8 +108,10 @@ export async function runScriptCommand(args: string[]): Promise<number> {
   }
   writeErr(
     `octoscan-remote: the scan execs \`${opts.sudo ? SUDO_EXEC_COMMAND : EXEC_COMMAND}\` with this script on standard input` +
-      `${opts.sudo ? ' (--sudo is not yet a scan option)' : ''}; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan\n`,
+      `; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan\n` +
+      (opts.sudo ? `${SUDO_STEPS}\nStandard output below is exactly that standard input: the marker line, then the script.\n` : ''),
   );
+  if (opts.sudo) writeOut(markerLine(PLACEHOLDER_MARKER));
   writeOut(scriptText(opts));
   return 0;
 }

@@ -13,7 +13,7 @@
 //   identity  private key file; replaces the default identities; empty = defaults
 //   jump      ProxyJump chain [user@]host[:port][,...], or none; empty = ssh_config decides
 //   tag       free text (no control characters but tab)
-//   sudo      kept as written in `row` for later use
+//   sudo      yes/no (also true/false, 1/0): run the script as root through sudo; empty = --sudo
 import { createReadStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
@@ -250,6 +250,14 @@ class HostsFileParser extends Parser {
       }
     }
 
+    let sudo: boolean | undefined;
+    if (index.sudo !== undefined && fields[index.sudo] !== '') {
+      const v = fields[index.sudo].toLowerCase();
+      if (['yes', 'true', '1'].includes(v)) sudo = true;
+      else if (['no', 'false', '0'].includes(v)) sudo = false;
+      else this.valueError(line, 'sudo', fields[index.sudo], 'sudo must be yes or no (or empty for the --sudo default)');
+    }
+
     let tag = '';
     if (index.tag !== undefined) {
       tag = fields[index.tag];
@@ -269,6 +277,7 @@ class HostsFileParser extends Parser {
       row,
     };
     if (jump !== undefined) spec.jump = jump;
+    if (sudo !== undefined) spec.sudo = sudo;
     return spec;
   }
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
-import { asScanError, interruptedError, protocolError, ScanError, timeoutError } from '../errors.js';
+import { asScanError, interruptedError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
 import { FrameError, newToken } from '../probe/frames.js';
 import { buildScript, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
@@ -15,6 +15,7 @@ import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
 import { finalPlan } from './finalize.js';
+import { startScript, type Started } from './privilege.js';
 
 export interface ScanSettings {
   outDir: string;
@@ -28,6 +29,9 @@ export interface ScanSettings {
   warn: (message: string) => void;
   /** The run's interrupt (SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /** --sudo (a host's `sudo` column overrides it) and the sudo password, if one was given. */
+  sudo?: boolean;
+  sudoPassword?: string;
 }
 
 // The target's standard error: diagnostics on Linux, the stderr.log entry on macOS (where
@@ -87,7 +91,11 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       },
     });
     const execStarted = performance.now();
-    const proc = await abortable(session.exec(script), host.signal);
+    const started: Started = await abortable(
+      startScript(session, script, { sudo: spec.sudo ?? s.sudo ?? false, sudoPassword: s.sudoPassword, answerMs: s.connect.authTimeoutMs }),
+      host.signal,
+    );
+    const proc = started.proc;
 
     phase = 'stream';
     const stderr = keepHead(proc.stderr, STDERR_KEEP);
@@ -100,6 +108,14 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     } catch (err) {
       throwIfAborted(host.signal);
       if (err instanceof FrameError) {
+        if (session.failure) {
+          // ssh's verdict comes with its exit, just after its output ended.
+          let wait: NodeJS.Timeout | undefined;
+          await Promise.race([proc.exit, new Promise((r) => (wait = setTimeout(r, 1000)))]);
+          clearTimeout(wait);
+          const failed = session.failure();
+          if (failed) throw failed;
+        }
         const lost = session.lostReason?.();
         throw protocolError(where, 'stream', `bad probe output: ${err.message}${lost ? ` (connection: ${lost})` : ''}`);
       }
@@ -109,17 +125,27 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     const onTargetMs = performance.now() - execStarted;
     const exit = await abortable(proc.exit, host.signal);
     host.signal.removeEventListener('abort', abortStream);
+    const failed = session.failure?.();
+    if (failed && collected.facts['os'] === undefined) throw failed;
 
     phase = 'archive';
+    if (started.refused) {
+      // First in the list: it happened before any probe ran, and it explains the root-only warnings after it.
+      collected.warnings.unshift({ id: 1004, message: `add_command_output exception ['sudo', '-n', '/bin/sh', '-s']: ${started.refused}` });
+    }
     const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: stderr() });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
-      attempt, startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096),
+      attempt, startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096), command: started.command, sudoRefused: started.refused,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
     phase = 'done';
+    if (started.refused) {
+      // An archive, but not the one asked for: its own class, counted as failed (exit code, retry file).
+      return result('sudo', sudoMessage(where, spec.user, started.refused), { phase: 'exec', archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
+    }
     return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
   } catch (err) {
     const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
@@ -187,13 +213,15 @@ function scanReport(
   s: ScanSettings,
   session: Session,
   c: Collected,
-  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string },
+  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string; command: string; sudoRefused?: string },
 ): string {
   return JSON.stringify(
     {
       tool: 'octoscan-remote',
       version: version(),
       transport: session.info,
+      command: run.command,
+      ...(run.sudoRefused ? { sudoRefused: run.sudoRefused } : {}),
       target: { host: spec.host, port: spec.port, user: spec.user },
       attempt: run.attempt,
       startedAt: run.startedAt.toISOString(),

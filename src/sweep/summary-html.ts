@@ -47,7 +47,7 @@ function countBy<T>(items: T[], key: (t: T) => string): [string, number][] {
 }
 
 const CLASS_COLOURS: Record<string, string> = {
-  ok: '#2e7d32', unreachable: '#c62828', dns: '#ad1457', 'hostkey-unknown': '#6a1b9a', 'hostkey-changed': '#4a148c', auth: '#e65100',
+  ok: '#2e7d32', unreachable: '#c62828', dns: '#ad1457', 'hostkey-unknown': '#6a1b9a', 'hostkey-changed': '#4a148c', auth: '#e65100', sudo: '#ef6c00',
   timeout: '#f9a825', protocol: '#5d4037', unsupported: '#546e7a', interrupted: '#757575', internal: '#000000',
 };
 

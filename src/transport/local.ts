@@ -10,12 +10,13 @@ export const localTransport: Transport = {
     const children = new Set<number>();
     return {
       info: { transport: 'local' },
-      async exec(script: string): Promise<RemoteProcess> {
+      async start(command: string): Promise<RemoteProcess> {
+        // The fixed commands are plain words (see Session.start): no shell needed to split them.
+        const [file, ...args] = command.split(' ');
         // Its own process group, so closing the session kills every probe command with it.
-        const child = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+        const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         if (child.pid) children.add(child.pid);
         child.stdin.on('error', () => {}); // the shell may exit before reading all of it
-        child.stdin.end(script);
         const exit = new Promise<{ code: number | null; signal?: string }>((resolve) => {
           child.on('close', (code, signal) => {
             if (child.pid) children.delete(child.pid);
@@ -23,7 +24,7 @@ export const localTransport: Transport = {
           });
           child.on('error', () => resolve({ code: null }));
         });
-        return { stdout: child.stdout, stderr: child.stderr, exit };
+        return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit };
       },
       close(): void {
         for (const pid of children) {

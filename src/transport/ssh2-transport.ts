@@ -4,10 +4,9 @@
 // exchange, host-key verification (known-hosts.ts), authentication and the
 // one exec channel the whole scan uses.
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import ssh2, { type AnyAuthMethod, type ClientChannel, type ParsedKey } from 'ssh2';
+import ssh2, { type ClientChannel } from 'ssh2';
 import {
   authError,
   dnsError,
@@ -22,15 +21,13 @@ import { defaultAlgorithms } from './algorithms.js';
 import { BastionPool } from './bastion-pool.js';
 import type { HostSpec, Phase } from '../types.js';
 import { peerText } from '../text/peer-text.js';
+import { authPlan } from './auth.js';
 import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
-import type { ConnectOptions, RemoteProcess, Session, Transport } from './transport.js';
+import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type Session, type Transport } from './transport.js';
 
 // ssh2 is CommonJS; its named exports are not visible to Node's ESM loader.
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
-
-/** What sshd runs for us. No login-shell syntax in it: csh and fish must run it too. */
-export const REMOTE_COMMAND = '/bin/sh -s';
 
 export function displayTarget(spec: Pick<HostSpec, 'host' | 'port' | 'user'>): string {
   if (spec.port === 0) return `${spec.user}@local`; // --local
@@ -49,29 +46,6 @@ function knownHosts(files: string[]): Promise<KnownHostEntry[]> {
   return knownHostsCache.entries;
 }
 
-const keyCache = new Map<string, ParsedKey | string>();
-
-/** A private key, parsed once per run; a string explains why it cannot be used. */
-function identity(path: string, passphrase: string | undefined): ParsedKey | string {
-  const cached = keyCache.get(path);
-  if (cached !== undefined) return cached;
-  let result: ParsedKey | string;
-  try {
-    const parsed = utils.parseKey(readFileSync(path), passphrase);
-    if (parsed instanceof Error) {
-      result = /encrypted/i.test(parsed.message) && !passphrase
-        ? `identity ${path} is encrypted and no passphrase was given (set OCTOSCAN_SSH_PASSPHRASE)`
-        : `identity ${path} cannot be used: ${parsed.message}`;
-    } else {
-      result = Array.isArray(parsed) ? parsed[0] : parsed;
-    }
-  } catch (err) {
-    result = `identity ${path} cannot be read: ${(err as Error).message}`;
-  }
-  keyCache.set(path, result);
-  return result;
-}
-
 export const ssh2Transport: Transport = {
   name: 'ssh2',
   async connect(spec: HostSpec, opts: ConnectOptions): Promise<Session> {
@@ -81,18 +55,6 @@ export const ssh2Transport: Transport = {
 };
 
 /** The run's settings with what ssh_config gave this host (resolve.ts) in their place. */
-function effectiveOptions(spec: HostSpec, opts: ConnectOptions): ConnectOptions {
-  return {
-    ...opts,
-    connectTimeoutMs: spec.connectTimeoutMs ?? opts.connectTimeoutMs,
-    keepaliveIntervalMs: spec.keepaliveIntervalMs ?? opts.keepaliveIntervalMs,
-    keepaliveCountMax: spec.keepaliveCountMax ?? opts.keepaliveCountMax,
-    knownHostsFiles: spec.knownHostsFiles ?? opts.knownHostsFiles,
-    knownHostsWriteFile: spec.knownHostsWriteFile ?? opts.knownHostsWriteFile,
-    hostKeyPolicy: spec.hostKeyPolicy ?? opts.hostKeyPolicy,
-  };
-}
-
 // One pool of bastion connections for the run (ProxyJump), made on first use.
 let bastions: BastionPool | undefined;
 
@@ -127,7 +89,7 @@ interface LoggedIn {
  */
 async function login(spec: HostSpec, runOpts: ConnectOptions, via?: Duplex): Promise<LoggedIn> {
   const where = displayTarget(spec);
-  const opts = effectiveOptions(spec, runOpts);
+  const opts = effectiveConnectOptions(spec, runOpts);
   let phase: Phase = 'resolve';
   const enter = (p: Phase): void => {
     phase = p;
@@ -214,20 +176,11 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
   const client = conn.attach(new Client());
   const info: Record<string, string> = { transport: 'ssh2', address: ctx.address };
   let failure: ScanError | undefined;
-  const tried: string[] = [];
-  const notes: string[] = [];
   const fail = (e: ScanError): void => {
     failure ??= e;
     conn.end();
   };
-
-  const methods: AnyAuthMethod[] = [];
-  if (opts.agent) methods.push({ type: 'agent', username: spec.user, agent: opts.agent });
-  for (const path of spec.identities) {
-    const key = identity(path, opts.passphrase);
-    if (typeof key === 'string') notes.push(key);
-    else methods.push({ type: 'publickey', username: spec.user, key });
-  }
+  const auth = authPlan(spec, { agent: opts.agent, passphrase: opts.passphrase, password: opts.password });
 
   let authenticated = false;
   const ready = new Promise<void>((resolve, reject) => {
@@ -239,10 +192,12 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
     // a bad MAC and then more bytes); the first one decides, the rest are ignored.
     client.on('error', (err: Error & { level?: string }) => {
       if (failure) return reject(failure);
+      // An agent that cannot be reached costs its keys, not the host: the next method follows.
+      if (err.level === 'agent') return;
       const phase = ctx.phase();
       const detail = peerText(err.message);
       let e: ScanError;
-      if (err.level === 'client-authentication') e = authError(where, spec.user, [...tried, ...notes]);
+      if (err.level === 'client-authentication') e = authError(where, spec.user, auth.tried(), auth.notes());
       else if (err.level === 'client-socket' || err.level === 'client-timeout') {
         e = (err as NodeJS.ErrnoException).code && typeof (err as NodeJS.ErrnoException).code === 'string'
           ? socketError(where, phase, err as NodeJS.ErrnoException)
@@ -327,12 +282,7 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
       failure ??= new ScanError('hostkey-unknown', 'handshake', `${where}: ${hostKeyMessage(d, spec.host, spec.port, opts.knownHostsWriteFile)}`);
       verify(false);
     },
-    authHandler: (_left, _partial, next) => {
-      const m = methods.shift();
-      if (!m) return next(false as unknown as AnyAuthMethod);
-      tried.push(m.type === 'agent' ? 'agent keys' : `publickey ${(m as { key: ParsedKey }).key.type}`);
-      next(m);
-    },
+    authHandler: auth.handler,
   });
 
   // The handshake deadline: banner and key exchange share the connect timeout.
@@ -388,7 +338,10 @@ class Connection {
 
   attach(client: Client): Client {
     this.client = client;
-    client.on('error', (err: Error) => this.note(err));
+    client.on('error', (err: Error & { level?: string }) => {
+      // An unreachable agent is not why a connection went away.
+      if (err.level !== 'agent') this.note(err);
+    });
     return client;
   }
 
@@ -425,11 +378,11 @@ function sshSession(conn: Connection, client: Client, info: Record<string, strin
     protocolError(where, 'exec', `${what}${conn.reason ? `: ${conn.reason}` : ''}`);
   return {
     info,
-    exec(script: string): Promise<RemoteProcess> {
+    start(command: string): Promise<RemoteProcess> {
       return new Promise((resolve, reject) => {
         if (conn.ended) return reject(lost('the connection was lost before the probe script could start'));
         const onExec = (err: Error | undefined, channel: ClientChannel): void => {
-          if (err) return reject(lost(`cannot start ${REMOTE_COMMAND}: ${peerText(err.message)}`));
+          if (err) return reject(lost(`cannot start ${command}: ${peerText(err.message)}`));
           const exit = new Promise<{ code: number | null; signal?: string }>((res) => {
             let code: number | null = null;
             let signal: string | undefined;
@@ -442,13 +395,12 @@ function sshSession(conn: Connection, client: Client, info: Record<string, strin
           channel.on('error', () => {});
           channel.stdin.on('error', () => {});
           channel.stderr.on('error', () => {});
-          channel.end(script);
-          resolve({ stdout: channel, stderr: channel.stderr, exit });
+          resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, exit });
         };
         try {
-          client.exec(REMOTE_COMMAND, onExec);
+          client.exec(command, onExec);
         } catch (err) {
-          reject(lost(`cannot start ${REMOTE_COMMAND}: ${(err as Error).message}`));
+          reject(lost(`cannot start ${command}: ${(err as Error).message}`));
         }
       });
     },

@@ -1,10 +1,13 @@
 // What the scan needs from a transport: run one script, hand back its output
 // streams and exit status. Everything after this interface (collector,
 // archive) is the same for SSH and for --local, so both give the same archive.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import type { ScanError } from '../errors.js';
 import type { HostKeyPolicy, HostSpec, Phase } from '../types.js';
 
 export interface RemoteProcess {
+  /** The command's standard input: the script, and for sudo -S the password first. */
+  stdin: Writable;
   stdout: Readable;
   stderr: Readable;
   /** code is null when the channel closed without an exit status (killed, dropped). */
@@ -12,8 +15,18 @@ export interface RemoteProcess {
 }
 
 export interface Session {
-  /** Runs `/bin/sh -s` with the script on its standard input. */
-  exec(script: string): Promise<RemoteProcess>;
+  /**
+   * Starts one of the fixed commands of src/scan/privilege.ts (`/bin/sh -s` or a
+   * sudo form of it; words of [A-Za-z0-9/_.:-] only, never user input); the
+   * caller writes its standard input. A session may start more than one (sudo
+   * refused: the plain shell follows).
+   */
+  start(command: string): Promise<RemoteProcess>;
+  /**
+   * A connection failure learnt only once a command ended (the openssh
+   * transport: ssh exits 255), classified like the ssh2 transport's.
+   */
+  failure?(): ScanError | undefined;
   /** Why the connection went away, in the peer's words (escaped), when it did. */
   lostReason?(): string | undefined;
   /** Tears everything down at once; safe to call more than once. */
@@ -33,10 +46,14 @@ export interface ConnectOptions {
   hostKeyPolicy: HostKeyPolicy;
   /** SSH agent socket, normally $SSH_AUTH_SOCK. */
   agent?: string;
-  /** Passphrase for encrypted identity files, from the environment, never from argv. */
+  /** Passphrase for encrypted identity files, from a file or the environment, never from argv. */
   passphrase?: string;
+  /** -F as given (a file or 'none'), for the openssh transport: ssh reads the same config the run did. */
+  sshConfig?: string;
   /** Channels open at once through one bastion (--jump-channels). */
   jumpChannels?: number;
+  /** Login password (password and keyboard-interactive), from a file, the environment or the terminal. */
+  password?: string;
   /** Aborted when the host deadline passes or the run is interrupted. */
   signal: AbortSignal;
   /** Called as the connection moves on, so a deadline can name the phase. */
@@ -46,6 +63,23 @@ export interface ConnectOptions {
 }
 
 export interface Transport {
-  readonly name: 'ssh2' | 'local';
+  readonly name: 'ssh2' | 'openssh' | 'local';
   connect(spec: HostSpec, opts: ConnectOptions): Promise<Session>;
+}
+
+/**
+ * The run's connect options with what ssh_config resolved for this host on top
+ * (src/hosts/resolve.ts already applied the precedence: a value typed on the
+ * command line is never overridden here). Both transports use it.
+ */
+export function effectiveConnectOptions(spec: HostSpec, opts: ConnectOptions): ConnectOptions {
+  return {
+    ...opts,
+    connectTimeoutMs: spec.connectTimeoutMs ?? opts.connectTimeoutMs,
+    keepaliveIntervalMs: spec.keepaliveIntervalMs ?? opts.keepaliveIntervalMs,
+    keepaliveCountMax: spec.keepaliveCountMax ?? opts.keepaliveCountMax,
+    knownHostsFiles: spec.knownHostsFiles ?? opts.knownHostsFiles,
+    knownHostsWriteFile: spec.knownHostsWriteFile ?? opts.knownHostsWriteFile,
+    hostKeyPolicy: spec.hostKeyPolicy ?? opts.hostKeyPolicy,
+  };
 }

@@ -375,6 +375,12 @@ export interface FakeSshOptions {
   /** Handle TCP yourself: SSH is never spoken. */
   raw?: RawHandler;
   auth?: 'accept' | 'reject' | 'stall';
+  /**
+   * Password login instead of `auth`: only these methods are offered, publickey is
+   * always refused, keyboard-interactive asks "Password: " (no echo) and both it and
+   * password accept exactly this password. What OpenSSH without PAM cannot offer.
+   */
+  password?: { password: string; offer: ('publickey' | 'keyboard-interactive' | 'password')[] };
   exec?: 'stall' | 'reject' | ExecHandler;
   /** Host key (OpenSSH private key text); default fixtureHostKey(). */
   hostKey?: string;
@@ -395,6 +401,10 @@ export interface FakeSsh {
   readonly scripts: string[];
   /** User names exactly as clients sent them in authentication requests. */
   readonly users: string[];
+  /** Authentication methods in the order clients tried them. */
+  readonly methods: string[];
+  /** Answers given to keyboard-interactive prompts. */
+  readonly kbdAnswers: string[][];
   close(): Promise<void>;
 }
 
@@ -408,6 +418,8 @@ class FakeSshImpl implements FakeSsh {
   errors: Error[] = [];
   scripts: string[] = [];
   users: string[] = [];
+  methods: string[] = [];
+  kbdAnswers: string[][] = [];
   readonly sockets = new Set<net.Socket>();
   readonly tcp: net.Server;
   private readonly ssh: InstanceType<typeof Server> | undefined;
@@ -444,6 +456,19 @@ class FakeSshImpl implements FakeSsh {
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
       if (!this.users.includes(ctx.username)) this.users.push(ctx.username);
+      this.methods.push(ctx.method);
+      const pw = this.opts.password;
+      if (pw) {
+        if (ctx.method === 'password' && pw.offer.includes('password')) return ctx.password === pw.password ? ctx.accept() : ctx.reject(pw.offer);
+        if (ctx.method === 'keyboard-interactive' && pw.offer.includes('keyboard-interactive')) {
+          return ctx.prompt([{ prompt: 'Password: ', echo: false }], 'fake', '', (answers) => {
+            this.kbdAnswers.push(answers);
+            if (answers.length === 1 && answers[0] === pw.password) ctx.accept();
+            else ctx.reject(pw.offer);
+          });
+        }
+        return ctx.reject(pw.offer);
+      }
       const mode = this.opts.auth ?? 'accept';
       if (mode === 'stall') return;
       if (mode === 'reject' || ctx.method === 'none') return ctx.reject(['publickey']);

@@ -153,7 +153,7 @@ function messagePattern(h: FarmHost, connectTimeout: number): RegExp {
     case 'timeout':
       return new RegExp(`^${where}: connect deadline of ${connectTimeout} s passed during handshake$`);
     case 'auth':
-      return new RegExp(`^${where}: authentication failed for user ${h.user}; tried publickey ssh-ed25519$`);
+      return new RegExp(`^${where}: authentication failed for user ${h.user}; tried publickey ssh-ed25519 \\([^)]+\\); the server offers publickey$`);
     case 'hostkey-changed':
       return new RegExp(`^${where}: HOST KEY CHANGED for \\[${h.host.replace(/\./g, '\\.')}\\]:${h.port}: `);
     case 'dns':

@@ -146,6 +146,7 @@ describe('readHostsFile', () => {
       identities: ['/keys/a'],
       jump: 'bastion',
       tag: 'web',
+      sudo: true,
       origin: { file: 'hosts.csv', line: 2 },
       row: { tag: 'web', sudo: 'yes', identity: '/keys/a', jump: 'bastion', user: 'admin', port: '2222', host: 'web01' },
     });
@@ -197,33 +198,39 @@ describe('readHostsFile', () => {
   });
 
   it('handles quoted fields, doubled quotes, and trims outside quotes only', async () => {
-    // multi-line values go in the free-text 'sudo' column: tags must be one line
     const { hosts } = await read(
       'host,tag,sudo\n' +
         '"db01","rack 1, row ""A""",\n' +
         '  db02  ,  "  spaced  "  ,\n' +
-        'db03,x,"two\nlines"\n' +
+        'db03,x,"no"\n' +
         'db04,"",""\n',
     );
     assert.deepEqual(
-      hosts.map((h) => [h.host, h.tag, h.row?.sudo, h.origin.line]),
+      hosts.map((h) => [h.host, h.tag, h.row?.sudo, h.sudo, h.origin.line]),
       [
-        ['db01', 'rack 1, row "A"', '', 2],
-        ['db02', '  spaced  ', '', 3],
-        ['db03', 'x', 'two\nlines', 4],
-        ['db04', '', '', 6],
+        ['db01', 'rack 1, row "A"', '', undefined, 2],
+        ['db02', '  spaced  ', '', undefined, 3],
+        ['db03', 'x', 'no', false, 4],
+        ['db04', '', '', undefined, 5],
       ],
+    );
+    // A quoted value spanning lines (an error in the sudo column now): the next line is still counted right.
+    assert.equal(
+      await fileError('host,tag,sudo\ndb03,x,"two\nlines"\ndb04,,maybe\n'),
+      [
+        'hosts.csv:2: column "sudo": value "two\\nlines": sudo must be yes or no (or empty for the --sudo default)',
+        'hosts.csv:4: column "sudo": value "maybe": sudo must be yes or no (or empty for the --sudo default)',
+      ].join('\n'),
     );
   });
 
   it('counts lines right after a quoted field spanning CRLF lines', async () => {
-    const { hosts } = await read('host,sudo\r\ndb01,"a\r\nb\r\nc"\r\ndb02,x\r\n');
-    assert.deepEqual(
-      hosts.map((h) => [h.host, h.origin.line]),
+    assert.equal(
+      await fileError('host,sudo\r\ndb01,"a\r\nb\r\nc"\r\ndb02,x\r\n'),
       [
-        ['db01', 2],
-        ['db02', 5],
-      ],
+        'hosts.csv:2: column "sudo": value "a\\r\\nb\\r\\nc": sudo must be yes or no (or empty for the --sudo default)',
+        'hosts.csv:5: column "sudo": value "x": sudo must be yes or no (or empty for the --sudo default)',
+      ].join('\n'),
     );
   });
 
@@ -283,14 +290,12 @@ describe('readHostsFile', () => {
         { host: 'db02', port: 22, user: 'root' },
       ]);
       assert.equal(hosts[1].origin.file, path);
-      const chunked = await read('\ufeffhost,sudo\r\n# c\r\n"a","x\r\ny"\r\nb,"q""q"\r\n', 'x.csv', 1);
-      assert.deepEqual(
-        chunked.hosts.map((h) => [h.host, h.row?.sudo, h.origin.line]),
-        [
-          ['a', 'x\r\ny', 3],
-          ['b', 'q"q', 5],
-        ],
+      const chunked = await read('\ufeffhost,tag\r\n# c\r\n"a","x\r\ny"\r\nb,"q""q"\r\n', 'x.csv', 1).then(
+        () => 'no error',
+        (err: Error) => err.message,
       );
+      // The tag cannot hold a line break; the error names the line the record starts on.
+      assert.equal(chunked, 'x.csv:3: column "tag": value "x\\r\\ny": tag must not contain control characters other than tab');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -459,15 +464,18 @@ describe('readHostsFile', () => {
 
   it('names the first line of a record spanning lines, and counts lines right after it', async () => {
     assert.equal(
-      await fileError('host,sudo\r\n"db\r\n01",x\r\ndb02,"a\r\nb"\r\n# c\r\ndb03 x,\r\n'),
+      await fileError('host,sudo\r\n"db\r\n01",no\r\ndb02,"no"\r\n# c\r\ndb03 x,\r\n'),
       [
         'hosts.csv:2: column "host": value "db\\r\\n01": host must not contain whitespace or control characters',
-        'hosts.csv:7: column "host": value "db03 x": host must not contain whitespace or control characters',
+        'hosts.csv:6: column "host": value "db03 x": host must not contain whitespace or control characters',
       ].join('\n'),
     );
     assert.equal(
-      await fileError('host,sudo\ndb01,"a\nb"\n\n  "db02\nx",\n'),
-      'hosts.csv:5: column "host": value "db02\\nx": host must not contain whitespace or control characters',
+      await fileError('host,sudo\ndb01,"\nno"\n\n  "db02\nx",\n'),
+      [
+        'hosts.csv:2: column "sudo": value "\\nno": sudo must be yes or no (or empty for the --sudo default)',
+        'hosts.csv:5: column "host": value "db02\\nx": host must not contain whitespace or control characters',
+      ].join('\n'),
     );
   });
 
@@ -532,7 +540,7 @@ describe('writeRetryFile', () => {
       '"rack 1, row ""A""",db01,2222,ops,/keys/a b,bastion:2200,yes\n' +
       '"  padded  ",::1,,,,,\n' +
       '"# hash",db02,,,,,\n' +
-      'two,db03,,,,,"sudo\nlines"\n' +
+      'two,db03,,,,,"YES"\n' +
       'plain,"[2001:db8::1]",,,,,no\n';
     const first = await read(original, 'in.csv');
     const path = join(dir, 'retry.csv');
@@ -547,7 +555,7 @@ describe('writeRetryFile', () => {
         '"rack 1, row ""A""",db01,2222,ops,/keys/a b,bastion:2200,yes\n' +
         '"  padded  ",::1,,,,,\n' +
         '"# hash",db02,,,,,\n' +
-        'two,db03,,,,,"sudo\nlines"\n' +
+        'two,db03,,,,,YES\n' +
         'plain,[2001:db8::1],,,,,no\n',
     );
   });

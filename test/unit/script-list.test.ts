@@ -115,6 +115,10 @@ describe('octoscan-remote script', () => {
     assert.match(r.stderr, /execs `\/bin\/sh -s`/);
     const s = run(['script', '--sudo']);
     assert.match(s.stderr, /sudo -n \/bin\/sh -s/);
+    assert.match(s.stderr, /sudo -S -p octoscan-sudo-<random>: \/bin\/sh -s/);
+    assert.match(s.stderr, /exec `\/bin\/sh -s` with the script, as an unprivileged scan/);
+    // What a sudo scan sends: the marker line, then the very same script.
+    assert.equal(s.stdout, `printf '%s\\n' octoscan-root-000000000000000000000000\n${scriptText({ javaDir: [] })}`);
     assert.equal(run(['script', '--os', 'solaris']).status, 1);
     assert.equal(run(['script', 'extra']).status, 1);
   });

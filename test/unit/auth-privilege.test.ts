@@ -1,0 +1,96 @@
+// Issue 11, the pure parts of authentication, sudo and the openssh transport:
+// which prompts get the password, what of sudo's words is reported, how ssh's
+// failures are classed, how a path reaches ssh's arguments, where secrets come from.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readSecret, SecretError } from '../../src/cli/secrets.js';
+import { sudoSays } from '../../src/scan/privilege.js';
+import { isPasswordPrompt } from '../../src/transport/auth.js';
+import { classifySshFailure, configPath, sshArgs } from '../../src/transport/openssh.js';
+import type { HostSpec } from '../../src/types.js';
+
+describe('keyboard-interactive prompts', () => {
+  it('answers password prompts that do not echo, nothing else', () => {
+    assert.equal(isPasswordPrompt({ prompt: 'Password: ', echo: false }), true);
+    assert.equal(isPasswordPrompt({ prompt: "scan@db01's password: " }), true);
+    assert.equal(isPasswordPrompt({ prompt: 'Verification code: ', echo: false }), false);
+    assert.equal(isPasswordPrompt({ prompt: 'Password: ', echo: true }), false, 'an echoed prompt is not asking for a secret');
+  });
+});
+
+describe("sudo's message", () => {
+  it('keeps sudo\'s own lines, without the prompt, the lecture or repeats', () => {
+    const p = 'octoscan-sudo-abc:';
+    assert.equal(sudoSays(`${p}Sorry, try again.\n${p}sudo: no password was provided\nsudo: 1 incorrect password attempt\n`, p, 1), 'sudo: 1 incorrect password attempt');
+    assert.equal(sudoSays('\nWe trust you have received the usual lecture\n\nsudo: a password is required\n', undefined, 1), 'sudo: a password is required');
+    assert.equal(sudoSays('sudo: sorry, you must have a tty to run sudo\n', undefined, 1), 'sudo: sorry, you must have a tty to run sudo');
+    assert.equal(sudoSays('bash: line 1: sudo: command not found\n', undefined, 127), 'bash: line 1: sudo: command not found');
+    assert.equal(sudoSays('', undefined, 1), 'sudo exited with code 1 and no message');
+    assert.ok(!/\x1b/.test(sudoSays('sudo: \x1b[31mred\n', undefined, 1)), 'control characters are escaped');
+  });
+});
+
+describe('openssh transport', () => {
+  const spec: HostSpec = { host: 'db01', port: 2222, user: 'scan', identities: ['/keys/a b', '/keys/100%'], tag: '', origin: { file: '<t>', line: 0 } };
+  const opts = { connectTimeoutMs: 15_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, knownHostsFiles: ['/home/ops/my hosts'], hostKeyPolicy: 'strict' as const };
+
+  it('passes paths so that ssh neither splits them nor expands tokens in them', () => {
+    assert.equal(configPath('/keys/a b'), '"/keys/a b"');
+    assert.equal(configPath('/keys/100%'), '/keys/100%%');
+    assert.throws(() => configPath('/keys/a"b'), /double quote/);
+    const args = sshArgs(spec, opts, 'sudo -n /bin/sh -s');
+    assert.deepEqual(args.slice(-3), ['--', 'db01', 'sudo -n /bin/sh -s']);
+    assert.ok(args.includes('UserKnownHostsFile="/home/ops/my hosts"'));
+    assert.ok(args.includes('StrictHostKeyChecking=yes'));
+    assert.ok(args.includes('BatchMode=yes'));
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-i'), ['"/keys/a b"', '/keys/100%%']);
+    assert.ok(sshArgs(spec, { ...opts, hostKeyPolicy: 'accept-new' }, '/bin/sh -s').includes('StrictHostKeyChecking=accept-new'));
+    const off = sshArgs({ ...spec, identitiesOnly: true, identityAgent: 'none' }, { ...opts, hostKeyPolicy: 'off' }, '/bin/sh -s');
+    for (const o of ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'IdentitiesOnly=yes', 'IdentityAgent=none']) assert.ok(off.includes(o), o);
+    const jumped = sshArgs({ ...spec, jump: 'ops@bastion:2200,[2001:db8::1]:22' }, opts, '/bin/sh -s');
+    assert.equal(jumped[jumped.indexOf('-J') + 1], 'ops@bastion:2200,[2001:db8::1]:22');
+  });
+
+  it("classes ssh's messages as the ssh2 transport would", () => {
+    const c = (stderr: string) => {
+      const e = classifySshFailure('scan@db01:2222', 'db01', stderr, 15);
+      return [e.cls, e.phase, e.transient];
+    };
+    assert.deepEqual(c('ssh: Could not resolve hostname db01: Name or service not known\n'), ['dns', 'resolve', false]);
+    assert.deepEqual(c('ssh: Could not resolve hostname db01: Temporary failure in name resolution\n'), ['dns', 'resolve', true]);
+    assert.deepEqual(c('ssh: connect to host db01 port 2222: Connection refused\n'), ['unreachable', 'connect', true]);
+    assert.deepEqual(c('ssh: connect to host db01 port 2222: No route to host\n'), ['unreachable', 'connect', true]);
+    assert.deepEqual(c('ssh: connect to host db01 port 2222: Connection timed out\n'), ['timeout', 'connect', true]);
+    assert.deepEqual(c('Connection timed out during banner exchange\n'), ['timeout', 'handshake', true]);
+    assert.deepEqual(c('No ED25519 host key is known for [db01]:2222 and you have requested strict checking.\nHost key verification failed.\n'), ['hostkey-unknown', 'handshake', false]);
+    assert.deepEqual(c('@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n'), ['hostkey-changed', 'handshake', false]);
+    assert.deepEqual(c('scan@db01: Permission denied (publickey,gssapi-with-mic).\n'), ['auth', 'auth', false]);
+    assert.deepEqual(c('Timeout, server db01 not responding.\n'), ['timeout', 'stream', false]);
+    assert.deepEqual(c('Connection to db01 closed by remote host.\n'), ['protocol', 'stream', false]);
+    assert.deepEqual(c('kex_exchange_identification: read: Connection reset by peer\n'), ['unreachable', 'handshake', true]);
+    assert.deepEqual(c('something new\n'), ['protocol', 'handshake', false]);
+  });
+});
+
+describe('secrets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'octoscan-secrets-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads an owner-only file, refuses a looser one naming it, and removes the variable from the environment', async () => {
+    const f = join(dir, 'pw');
+    writeFileSync(f, 'pw one\n', { mode: 0o600 });
+    process.env.OCTOSCAN_TEST_SECRET = 'from env';
+    assert.equal(await readSecret({ fileOption: '--x-file', file: f, env: 'OCTOSCAN_TEST_SECRET' }), 'pw one');
+    assert.equal(process.env.OCTOSCAN_TEST_SECRET, undefined, 'gone even when the file won');
+    process.env.OCTOSCAN_TEST_SECRET = 'from env';
+    assert.equal(await readSecret({ fileOption: '--x-file', env: 'OCTOSCAN_TEST_SECRET' }), 'from env');
+    assert.equal(process.env.OCTOSCAN_TEST_SECRET, undefined);
+    chmodSync(f, 0o640);
+    await assert.rejects(readSecret({ fileOption: '--x-file', file: f, env: 'OCTOSCAN_TEST_SECRET' }), (e: Error) => e instanceof SecretError && /--x-file .*pw: readable by group or others \(mode 640\); chmod 600 it/.test(e.message));
+    await assert.rejects(readSecret({ fileOption: '--x-file', file: f, env: 'E', askOption: '--ask-x', ask: true }), /--x-file and --ask-x both give the same secret/);
+    await assert.rejects(readSecret({ fileOption: '--x-file', file: join(dir, 'none'), env: 'E' }), /--x-file .*none: ENOENT/);
+  });
+});
