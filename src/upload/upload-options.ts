@@ -22,7 +22,7 @@ const seconds = (name: string) => (v: string): number => {
   return n;
 };
 
-export const UPLOAD_DEFAULTS = { parallel: 4, retries: 8, timeout: 300 } as const;
+export const UPLOAD_DEFAULTS = { parallel: 4, retries: 10, timeout: 300 } as const;
 
 export function addUploadOptions(cmd: Command): Command {
   return cmd
@@ -31,7 +31,7 @@ export function addUploadOptions(cmd: Command): Command {
     .option('--insecure', 'do not verify the collector\'s TLS certificate (warned about; prefer --ca)', false)
     .option('--upload-auth-file <file>', 'file holding user:password for a collector behind basic auth (mode 0600; or set OCTOSCAN_UPLOAD_AUTH)')
     .option('--upload-parallel <n>', 'uploads at once', integer('--upload-parallel', 1, 64), UPLOAD_DEFAULTS.parallel)
-    .option('--upload-retries <n>', 'failed tries in a row after which the collector counts as down for this run (exponential back-off from 0.5 s, capped at 30 s)', integer('--upload-retries', 0, 100), UPLOAD_DEFAULTS.retries)
+    .option('--upload-retries <n>', 'failed tries in a row after which the collector counts as down for this run (exponential back-off from 0.5 s, capped at 10 s)', integer('--upload-retries', 0, 100), UPLOAD_DEFAULTS.retries)
     .option('--upload-timeout <seconds>', 'deadline of one upload, connection to answer', seconds('--upload-timeout'), UPLOAD_DEFAULTS.timeout);
 }
 

@@ -85,7 +85,8 @@ export class UploadQueue {
   constructor(private readonly o: UploadQueueOptions) {
     this.send = o.send ?? sendArchive;
     this.baseDelayMs = o.baseDelayMs ?? 500;
-    this.maxDelayMs = o.maxDelayMs ?? 30_000;
+    // Capped low: a collector back after an outage should not wait long to be noticed.
+    this.maxDelayMs = o.maxDelayMs ?? 10_000;
     this.collector = collectorName(o.config.url);
     o.signal?.addEventListener('abort', this.onAbort);
     if (o.signal?.aborted) this.abort.abort();
