@@ -216,8 +216,9 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);
-        uploads?.add(o);
-        emit(o);
+        // With a collector, a host's line says where its archive ended up, so it waits for that.
+        if (uploads) uploads.add(o, () => emit(o));
+        else emit(o);
       },
     });
   } catch (err) {

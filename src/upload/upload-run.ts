@@ -19,7 +19,8 @@ export interface UploadTotals {
 }
 
 export interface UploadRun {
-  add(o: HostOutcome): void;
+  /** Queues an ok host's archive; `settled` runs once its upload state is final (at once for other hosts). */
+  add(o: HostOutcome, settled?: () => void): void;
   /** Waits for the queue; sets each outcome's `upload`. */
   finish(): Promise<UploadTotals>;
 }
@@ -45,13 +46,17 @@ export async function startUploadRun(config: CollectorConfig, o: UploadRunOption
   const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f));
   const tracked: Promise<void>[] = [];
   return {
-    add(outcome) {
-      if (outcome.class !== 'ok' || !outcome.archive) return;
+    add(outcome, settled) {
+      if (outcome.class !== 'ok' || !outcome.archive) {
+        settled?.();
+        return;
+      }
       outcome.upload = 'waiting';
       tracked.push(
         queue.add(outcome.archive).then((r) => {
           outcome.upload = r.state;
           if (r.state === 'waiting') outcome.uploadMessage = r.message;
+          settled?.();
         }),
       );
     },
