@@ -29,7 +29,16 @@ describe('install from the packed tarball', { skip }, () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'octoscan-install-'));
   let userMade = false;
   after(async () => {
-    if (userMade) await run('userdel', [USER]).catch(() => {});
+    // userdel fails while another test holds the passwd lock (exit 10): try again a while.
+    for (let i = 0; userMade && i < 50; i++) {
+      try {
+        await run('userdel', [USER]);
+        userMade = false;
+      } catch (e) {
+        if (i === 49) console.error(`*** install test: could not remove user ${USER}: ${(e as Error).message} ***`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     rmSync(tmp, { recursive: true, force: true });
   });
 
