@@ -75,7 +75,13 @@ export class UploadQueue {
   private finishing = false;
   private drained: (() => void) | undefined;
   private readonly abort = new AbortController();
-  private readonly onAbort = (): void => this.abort.abort();
+  private readonly onAbort = (): void => {
+    this.abort.abort();
+    // A back-off timer may be all that is pending: settle the queue now, not when it fires.
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+  };
   private readonly send: NonNullable<UploadQueueOptions['send']>;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;

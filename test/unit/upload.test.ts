@@ -206,6 +206,24 @@ describe('upload to octo-collect', () => {
     assert.equal((await upload(b.files, { url: c.url })).results[0].state, 'uploaded', 'NO_PROXY: straight to the collector');
   });
 
+  it('an interrupt during the back-off settles the queue at once: the archives wait, untouched', async () => {
+    const c = await collector();
+    c.mode = 'fail';
+    const { dir, files } = archives(2);
+    const interrupt = new AbortController();
+    const queue = new UploadQueue({ config: await collectorConfig({ url: c.url }), parallel: 2, retries: 5, timeoutMs: 10_000, keep: false, baseDelayMs: 60_000, maxDelayMs: 60_000, signal: interrupt.signal, log: () => {} });
+    const pending = files.map((f) => queue.add(f));
+    while (c.requests.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    interrupt.abort();
+    await queue.finish();
+    assert.ok(Date.now() - t0 < 2000, `settled ${Date.now() - t0} ms after the interrupt, not after the 60 s back-off`);
+    for (const r of await Promise.all(pending)) assert.deepEqual(r.state, 'waiting');
+    assert.match((await pending[0]).message, /interrupted/);
+    assert.equal(readdirSync(dir).length, 2);
+  });
+
   it('an archive renamed into place under the same name while its older one is in flight is sent too, never deleted unsent', async () => {
     const c = await collector();
     c.mode = 'stall';
