@@ -213,11 +213,13 @@ describe('upload to octo-collect', () => {
     const interrupt = new AbortController();
     const queue = new UploadQueue({ config: await collectorConfig({ url: c.url }), parallel: 2, retries: 5, timeoutMs: 10_000, keep: false, baseDelayMs: 60_000, maxDelayMs: 60_000, signal: interrupt.signal, log: () => {} });
     const pending = files.map((f) => queue.add(f));
+    // As in the CLI: the scans are done and the run waits for the queue when the signal comes.
+    const finished = queue.finish();
     while (c.requests.length < 2) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
     interrupt.abort();
-    await queue.finish();
+    await finished;
     assert.ok(Date.now() - t0 < 2000, `settled ${Date.now() - t0} ms after the interrupt, not after the 60 s back-off`);
     for (const r of await Promise.all(pending)) assert.deepEqual(r.state, 'waiting');
     assert.match((await pending[0]).message, /interrupted/);
