@@ -200,6 +200,18 @@ describe('upload to octo-collect', () => {
     assert.deepEqual((await upload(a.files, { url: c.url })).results.map((r) => r.state), ['uploaded', 'uploaded']);
     assert.equal(proxied, 2, 'both uploads went through the proxy');
 
+    // HTTPS through the tunnel: the collector's certificate is still checked, against --ca.
+    const ca = makeTestCa(fresh('ca'));
+    const tlsCollector = await collector({ tls: { key: ca.key, cert: ca.cert } });
+    delete process.env.HTTP_PROXY;
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const h = archives(1);
+    const untrusted = await upload(h.files, { url: tlsCollector.url }, { retries: 0 });
+    assert.match(untrusted.results[0].message, /certificate not trusted/);
+    assert.equal((await upload(h.files, { url: tlsCollector.url, ca: ca.caFile })).results[0].state, 'uploaded');
+    assert.equal(proxied, 4, 'HTTPS_PROXY carried both HTTPS attempts');
+    delete process.env.HTTPS_PROXY;
+
     process.env.HTTP_PROXY = `http://127.0.0.1:${dead}`;
     process.env.NO_PROXY = '127.0.0.1';
     const b = archives(1);
