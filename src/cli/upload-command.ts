@@ -64,7 +64,7 @@ export async function runUploadCommand(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const run = await startUploadRun(config, { ...o, dir, signal: interrupt.signal, log: (m) => err(`${escapeControls(m)}\n`) });
+    const run = await startUploadRun(config, { ...o, dir, leftoversOnly: true, signal: interrupt.signal, log: (m) => err(`${escapeControls(m)}\n`) });
     const totals = await run.finish();
     err(`${uploadSummaryLine({ ...totals, leftovers: 0 }, config, dir)}\n`);
     if (interrupt.signal.aborted) return EXIT.interrupted;

@@ -208,7 +208,7 @@ export class UploadQueue {
       this.lastFailureAt = Date.now();
       const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (this.failedRounds - 1)) * (0.5 + Math.random());
       this.retryAt = this.lastFailureAt + delay;
-      this.o.log(`upload: ${e.lastMessage}; ${this.pending.length + 1} archive(s) waiting, next try in ${(delay / 1000).toFixed(1)} s`);
+      this.o.log(`upload: ${e.lastMessage}; ${this.entries.size} archive(s) waiting, next try in ${(delay / 1000).toFixed(1)} s`);
     }
     if (e.attempts > this.o.retries) {
       this.settle(e, { state: 'waiting', message: `not uploaded after ${e.attempts} attempts; last: ${e.lastMessage}` });

@@ -27,6 +27,8 @@ export interface UploadRun {
 
 export interface UploadRunOptions extends UploadCliOptions {
   dir: string;
+  /** The upload subcommand: the folder's archives are all there is, not leftovers before a sweep. */
+  leftoversOnly?: boolean;
   signal?: AbortSignal;
   log: (message: string) => void;
 }
@@ -42,7 +44,7 @@ export async function startUploadRun(config: CollectorConfig, o: UploadRunOption
     log: o.log,
   });
   const leftovers = await waitingArchives(o.dir);
-  if (leftovers.length) o.log(`upload: ${leftovers.length} archive(s) left by earlier runs in ${o.dir}, sent first`);
+  if (leftovers.length) o.log(o.leftoversOnly ? `upload: ${leftovers.length} archive(s) in ${o.dir}` : `upload: ${leftovers.length} archive(s) left by earlier runs in ${o.dir}, sent first`);
   const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f));
   const tracked: Promise<void>[] = [];
   return {
