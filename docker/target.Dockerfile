@@ -2,11 +2,12 @@
 # a `scan` account. At start it takes the controller's public key from the
 # shared /keys volume (the first target to start makes the key pair) and adds
 # its own host key to /keys/known_hosts, so the controller verifies it strictly.
+# The account gets password '*' (none, but not locked): sshd refuses locked ones.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openssh-server openssh-client procps iproute2 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --shell /bin/sh scan \
+ && useradd --create-home --shell /bin/sh scan && usermod -p '*' scan \
  && mkdir -p /run/sshd
 COPY target-entrypoint.sh /usr/local/bin/target-entrypoint.sh
 EXPOSE 22
