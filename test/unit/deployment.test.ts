@@ -5,7 +5,7 @@
 // the Indexed Job cover a hosts file exactly once; the compose stand-in takes
 // an upload like octo-collect. Nothing here starts a container.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -175,6 +175,13 @@ describe('deployment files', () => {
     // The demo hosts file names exactly the targets.
     const demoHosts = readFileSync(path.join(DOCKER, 'demo-hosts.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
     assert.deepEqual(demoHosts.sort(), targets.sort());
+  });
+
+  it('the demo target entry point is valid POSIX sh', () => {
+    const script = path.join(DOCKER, 'target-entrypoint.sh');
+    const r = spawnSync('sh', ['-n', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(path.join(DOCKER, 'target.Dockerfile'), 'utf8'), /ENTRYPOINT \["\/bin\/sh", "\/usr\/local\/bin\/target-entrypoint.sh"\]/);
   });
 
   it('every path a Dockerfile copies exists in its build context', () => {
