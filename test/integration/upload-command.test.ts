@@ -1,10 +1,11 @@
 // `octoscan-remote upload` through the real CLI (dist/), no SSH involved:
 // archives waiting in a folder go to an HTTPS collector trusted through --ca,
 // with basic auth from a file; a collector that is down leaves them waiting
-// (exit 3); bad settings are refused before anything is sent (exit 1).
+// (exit 3); bad settings are refused before anything is sent (exit 1). Also
+// --failed-exit, which the Kubernetes Job relies on.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -90,5 +91,25 @@ describe('octoscan-remote upload', { skip }, () => {
       assert.match(r.stderr, message);
     }
     assert.equal(readdirSync(dir).length, 2);
+  });
+
+  test('--failed-exit 0: a run whose hosts failed exits 0 and the report keeps the truth; other codes refused', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const dir = fresh('failed');
+    const report = path.join(dir, 'run.csv');
+    const args = [`scan@127.0.0.1:${port}`, '--out', dir, '--report', report, '--retries', '0', '--known-hosts', path.join(dir, 'known_hosts'), '--no-progress'];
+    const normal = await cli(args);
+    assert.equal(normal.code, 2, explain(normal));
+    const mapped = await cli([...args, '--failed-exit', '0']);
+    assert.equal(mapped.code, 0, explain(mapped));
+    assert.match(readFileSync(report, 'utf8'), /,unreachable,connect,.*connection refused/);
+    const bad = await cli([...args, '--failed-exit', '1']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--failed-exit must be 0 or 2, got "1"/);
   });
 });
