@@ -24,7 +24,7 @@ import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
 import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
-import { CollectorConfigError, collectorConfig, type CollectorConfig } from '../upload/collector-config.js';
+import { AUTH_ENV, CollectorConfigError, collectorConfig, type CollectorConfig } from '../upload/collector-config.js';
 import { uploadOnlyOptionsGiven } from '../upload/upload-options.js';
 import { startUploadRun, uploadSummaryLine, type UploadRun } from '../upload/upload-run.js';
 
@@ -138,6 +138,8 @@ async function prepare(opts: CliOptions): Promise<Plan> {
   const strayUploadOptions = uploadOnlyOptionsGiven(opts);
   if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
   const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
+  // Unused without --upload, but still a secret no child (the --local shell) may inherit.
+  delete process.env[AUTH_ENV];
   return { hosts, columns, skipped, passphrase, collector };
 }
 
