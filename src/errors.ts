@@ -116,3 +116,22 @@ export function asScanError(err: unknown, where: string, phase: Phase): ScanErro
 export function formatSeconds(s: number): string {
   return Number.isInteger(s) ? `${s} s` : `${s.toFixed(1)} s`;
 }
+
+// Upload to octo-collect. The collector's answer is peer text: escaped and cut.
+const TLS_TRUST_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+export function collectorAnswerError(collector: string, status: number, body: string): string {
+  const text = body.trim() ? `: ${peerText(body.trim(), 200)}` : '';
+  const hint = status === 401 || status === 403 ? ' (credentials: --upload-auth-file or OCTOSCAN_UPLOAD_AUTH)' : '';
+  return `collector ${collector} answered ${status}${text}${hint}`;
+}
+
+export function collectorNetworkError(collector: string, err: unknown): string {
+  // fetch reports every network failure as TypeError('fetch failed'); the cause says what happened.
+  const cause = (err as { cause?: unknown })?.cause ?? err;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const detail = peerText(cause instanceof Error ? cause.message : String(cause), 300);
+  if (TLS_TRUST_CODES.has(code)) return `collector ${collector}: certificate not trusted (${code}: ${detail}); give its CA with --ca FILE`;
+  if ((err as Error)?.name === 'TimeoutError') return `collector ${collector}: no answer within the upload deadline`;
+  return `collector ${collector}: ${code ? `${code}: ` : ''}${detail}`;
+}

@@ -90,4 +90,8 @@ export interface HostOutcome {
   onTargetMs?: number;
   /** A failure before authentication that may pass: the sweep retries these. */
   transient?: boolean;
+  /** With --upload, for ok hosts: where the archive is (the collector has it, or it waits in --out). */
+  upload?: 'uploaded' | 'waiting';
+  /** Why the archive is still waiting. */
+  uploadMessage?: string;
 }

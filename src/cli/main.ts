@@ -21,14 +21,18 @@ import { sweep } from '../sweep/sweep.js';
 import { localTransport } from '../transport/local.js';
 import { closeBastions, ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport } from '../transport/openssh.js';
+import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
 import { readSecret, SecretError } from './secrets.js';
 import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
+import { AUTH_ENV, CollectorConfigError, collectorConfig, type CollectorConfig } from '../upload/collector-config.js';
+import { uploadOnlyOptionsGiven } from '../upload/upload-options.js';
+import { startUploadRun, uploadSummaryLine, type UploadRun } from '../upload/upload-run.js';
 
-export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
@@ -48,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     plan = await prepare(opts, typedOptions(cmd));
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError || e instanceof SshConfigError) {
+    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError || e instanceof SshConfigError || e instanceof CollectorConfigError) {
       err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
     }
@@ -64,6 +68,7 @@ interface Plan {
   passphrase?: string;
   password?: string;
   sudoPassword?: string;
+  collector?: CollectorConfig;
 }
 
 /** The run's secrets, each read once: files, environment or one prompt, never arguments. */
@@ -155,7 +160,13 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     hosts = hosts.filter((h) => !done.has(resumeKey(h)));
     skipped = before - hosts.length;
   }
-  return { hosts, columns, skipped, ...(await readSecrets(opts)) };
+  const secrets = await readSecrets(opts);
+  const strayUploadOptions = uploadOnlyOptionsGiven(opts);
+  if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
+  const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
+  // Unused without --upload, but still a secret no child (the --local shell) may inherit.
+  delete process.env[AUTH_ENV];
+  return { hosts, columns, skipped, ...secrets, collector };
 }
 
 function defaultIdentities(): string[] {
@@ -220,6 +231,11 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     warn: (m) => progress.log(m),
     signal: interrupt.signal,
   };
+  let uploads: UploadRun | undefined;
+  if (plan.collector) {
+    if (opts.insecure) progress.log('octoscan-remote: --insecure: the collector\'s certificate is not verified; anyone on the path can take the archives');
+    uploads = await startUploadRun(plan.collector, { ...opts, dir: opts.out, signal: interrupt.signal, log: (m) => (sweeping ? progress.log(m) : err(`${escapeControls(m)}\n`)) });
+  }
   const emit = (o: HostOutcome): void => {
     if (opts.json) out(`${JSON.stringify(reportRow(o))}\n`);
     else if (o.archive) out(`${o.archive}\n`);
@@ -233,7 +249,9 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);
-        emit(o);
+        // With a collector, a host's line says where its archive ended up, so it waits for that.
+        if (uploads) uploads.add(o, () => emit(o));
+        else emit(o);
       },
     });
   } catch (err) {
@@ -248,13 +266,17 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // The handlers stay until the report is written: without them a signal now
   // would kill the process outright, with no report and no exit code 130.
   try {
+    const uploaded = uploads && plan.collector ? await uploads.finish() : undefined;
     if (opts.report) await writeReport(opts.report, outcomes);
     if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
     const failed = outcomes.filter((o) => o.class !== 'ok');
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
+    if (uploaded && plan.collector) err(`${uploadSummaryLine(uploaded, plan.collector, opts.out)}\n`);
     if (interrupt.signal.aborted) return EXIT.interrupted;
-    return failed.length ? EXIT.failed : EXIT.ok;
+    // Archives not delivered are the bigger news: the inventory has not got them.
+    if (uploaded?.waiting) return EXIT.waiting;
+    return failed.length ? opts.failedExit : EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

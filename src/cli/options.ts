@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { parseJumpChain } from '../hosts/jump-spec.js';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
+import { addUploadOptions, type UploadCliOptions } from '../upload/upload-options.js';
 import { SUBCOMMAND_HELP } from './subcommands.js';
 
-export interface CliOptions {
+export interface CliOptions extends UploadCliOptions {
   targets: string[];
   hosts?: string;
   port: number;
@@ -46,6 +47,8 @@ export interface CliOptions {
   transport: 'ssh2' | 'openssh';
   summary?: string;
   compare?: string;
+  upload?: string;
+  failedExit: number;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -56,6 +59,11 @@ const seconds = (name: string) => (v: string): number => {
 const integer = (name: string, min: number, max: number) => (v: string): number => {
   if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return Number(v);
+};
+const failedExit = (v: string): number => {
+  // 1 means "could not start", 3 "archives waiting": neither may stand for failed hosts.
+  if (v.trim() === '0' || v.trim() === '2') return Number(v);
+  throw new InvalidArgumentError(`--failed-exit must be 0 or 2, got ${JSON.stringify(v)}`);
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const jumpChain = (v: string): string => {
@@ -81,7 +89,7 @@ function defaultUser(): string {
 }
 
 export function buildCommand(): Command {
-  return new Command('octoscan-remote')
+  const cmd = new Command('octoscan-remote')
     .description('Agentless OctoSAM Inventory scanner: scans Linux and macOS hosts over SSH into <uuid>.scal / <uuid>.scam archives.')
     .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
@@ -127,15 +135,20 @@ export function buildCommand(): Command {
     .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
     .option('--java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
     .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
+    .option('--failed-exit <code>', 'exit code when the run finished but some hosts failed (0 for schedulers that count any other code as a failed job; the report keeps the truth)', failedExit, 2)
+    .option('--upload <url>', 'send each archive to octo-collect at URL (as curl -F upload=@FILE URL); it stays in --out until accepted, and earlier runs\' leftovers go first');
+  return addUploadOptions(cmd)
     .version(version(), '-V, --version')
     .showHelpAfterError('(run octoscan-remote --help for all options)')
     .addHelpText(
       'after',
       `
-Exit codes: 0 every host ok; 2 some hosts failed (sudo refused counts); 1 could not start (arguments,
+Exit codes: 0 every host ok; 2 some hosts failed, sudo refused counts (--failed-exit);
+3 archives still waiting for the collector (--upload); 1 could not start (arguments,
 hosts file, output folder); 130 interrupted.
 Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys),
-OCTOSCAN_SSH_PASSWORD (login password), OCTOSCAN_SUDO_PASSWORD (sudo password).
+OCTOSCAN_SSH_PASSWORD (login password), OCTOSCAN_SUDO_PASSWORD (sudo password),
+OCTOSCAN_UPLOAD_AUTH (user:password for --upload), HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
 ${SUBCOMMAND_HELP}`,
     );
 }

@@ -7,7 +7,7 @@ import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
 
-export const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts'] as const;
+export const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'upload'] as const;
 export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number>;
 
 export function reportRow(o: HostOutcome): ReportRow {
@@ -18,12 +18,15 @@ export function reportRow(o: HostOutcome): ReportRow {
     tag: o.spec.tag,
     class: o.class,
     phase: o.phase,
-    message: escapeControls(o.message),
+    // An ok host's archive that could not be delivered says why here.
+    message: escapeControls(o.message || (o.uploadMessage ? `upload: ${o.uploadMessage}` : '')),
     archive: o.archive ?? '',
     duration_ms: o.durationMs,
     bytes: o.bytes,
     warnings: o.warnings,
     attempts: o.attempts,
+    // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
+    upload: o.upload ?? '-',
   };
 }
 

@@ -32,7 +32,7 @@ else warnIfStale();
 
 const GOOD = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts'];
+const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'upload'];
 const TEMP_PREFIX = '.octoscan-tmp-';
 const FORMULA_TAG = '=cmd()';
 // Generous: with other suites loading a 2-CPU machine, the controller's event

@@ -1,0 +1,80 @@
+// Uploads beside a sweep: first what earlier runs left in the output folder
+// (oldest first), then each archive as its host finishes. Each ok host's
+// report row says `waiting` while its archive is queued and `uploaded` once
+// the collector has it; hosts without an archive say `-`.
+import type { HostOutcome } from '../types.js';
+import type { CollectorConfig } from './collector-config.js';
+import { collectorName } from './send-archive.js';
+import { waitingArchives } from './spool.js';
+import { UploadQueue, type UploadResult } from './upload-queue.js';
+import type { UploadCliOptions } from './upload-options.js';
+
+export interface UploadTotals {
+  uploaded: number;
+  /** Of those, the collector already had (303). */
+  duplicates: number;
+  waiting: number;
+  /** Archives of earlier runs found waiting at the start. */
+  leftovers: number;
+}
+
+export interface UploadRun {
+  /** Queues an ok host's archive; `settled` runs once its upload state is final (at once for other hosts). */
+  add(o: HostOutcome, settled?: () => void): void;
+  /** Waits for the queue; sets each outcome's `upload`. */
+  finish(): Promise<UploadTotals>;
+}
+
+export interface UploadRunOptions extends UploadCliOptions {
+  dir: string;
+  /** The upload subcommand: the folder's archives are all there is, not leftovers before a sweep. */
+  leftoversOnly?: boolean;
+  signal?: AbortSignal;
+  log: (message: string) => void;
+}
+
+export async function startUploadRun(config: CollectorConfig, o: UploadRunOptions): Promise<UploadRun> {
+  const queue = new UploadQueue({
+    config,
+    parallel: o.uploadParallel,
+    retries: o.uploadRetries,
+    timeoutMs: o.uploadTimeout * 1000,
+    keep: o.keep,
+    signal: o.signal,
+    log: o.log,
+  });
+  const leftovers = await waitingArchives(o.dir);
+  if (leftovers.length) o.log(o.leftoversOnly ? `upload: ${leftovers.length} archive(s) in ${o.dir}` : `upload: ${leftovers.length} archive(s) left by earlier runs in ${o.dir}, sent first`);
+  const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f));
+  const tracked: Promise<void>[] = [];
+  return {
+    add(outcome, settled) {
+      if (outcome.class !== 'ok' || !outcome.archive) {
+        settled?.();
+        return;
+      }
+      outcome.upload = 'waiting';
+      tracked.push(
+        queue.add(outcome.archive).then((r) => {
+          outcome.upload = r.state;
+          if (r.state === 'waiting') outcome.uploadMessage = r.message;
+          settled?.();
+        }),
+      );
+    },
+    async finish() {
+      await queue.finish();
+      await Promise.all([...tracked, ...pending]);
+      return { ...queue.counts, leftovers: leftovers.length };
+    },
+  };
+}
+
+/** The line for standard error after a run with --upload. */
+export function uploadSummaryLine(t: UploadTotals, config: CollectorConfig, dir: string): string {
+  const dup = t.duplicates ? ` (${t.duplicates} it already had)` : '';
+  const earlier = t.leftovers ? `, ${t.leftovers} of them from earlier runs` : '';
+  const line = `upload to ${collectorName(config.url)}: ${t.uploaded} uploaded${dup}${earlier}`;
+  if (!t.waiting) return line;
+  return `${line}; ${t.waiting} waiting in ${dir}: a later run sends them, or now: octoscan-remote upload --from ${dir} URL`;
+}

@@ -1,0 +1,275 @@
+// The deployment files, checked here because Docker and Kubernetes are not:
+// every YAML parses and has the fields its kind needs; every path a
+// Dockerfile copies exists; every command line in the manifests, the systemd
+// unit and the README is accepted by the CLI's own option parser; the pods of
+// the Indexed Job cover a hosts file exactly once; the compose stand-in takes
+// an upload like octo-collect. Nothing here starts a container.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { Command, CommanderError } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { buildCommand } from '../../src/cli/options.js';
+import { inspectCommand } from '../../src/cli/inspect-command.js';
+import { scriptCommand } from '../../src/cli/script-command.js';
+import { summaryCommand } from '../../src/cli/summary-command.js';
+import { uploadCommand } from '../../src/cli/upload-command.js';
+import { parseShard, selectShard } from '../../src/hosts/index.js';
+import { collectorConfig } from '../../src/upload/collector-config.js';
+import { UploadQueue } from '../../src/upload/upload-queue.js';
+import { workspace } from '../helpers/workspace.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const DOCKER = path.join(ROOT, 'docker');
+const fresh = workspace('octoscan-deploy-');
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function yamlDocs(file: string): Doc[] {
+  // merge: compose files use YAML merge keys (<<: *anchor), as Docker Compose reads them.
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'), { merge: true });
+  for (const d of docs) assert.deepEqual(d.errors.map((e) => e.message), [], `${file}: YAML errors`);
+  return docs.map((d) => d.toJS({ maxAliasCount: 100 }) as Doc).filter((d) => d !== null);
+}
+
+/** Parses one command line (arguments after the program name) with the parser the CLI itself uses. */
+function parseCli(args: string[], where: string): Command {
+  const sub: Record<string, () => Command> = { upload: uploadCommand, script: scriptCommand, inspect: inspectCommand, summary: summaryCommand };
+  const cmd = (sub[args[0]] ?? buildCommand)().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  try {
+    cmd.parse(sub[args[0]] ? args.slice(1) : args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) assert.fail(`${where}: the CLI rejects ${JSON.stringify(args)}: ${e.message}`);
+    throw e;
+  }
+  return cmd;
+}
+
+/** Shell words of a command line, up to the first pipe, redirection, && or comment. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      assert.ok(end > i, `unterminated quote in ${line}`);
+      cur += line.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else if (!inWord && (c === '#' || c === '|' || c === '>' || c === ';' || c === '&' || c === ')')) {
+      break;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+const COMMAND = /(?:^|\s)(?:octoscan-remote|node bin\/octoscan-remote\.js|\/usr\/local\/bin\/octoscan-remote)\s+(.*)$/;
+
+/** The octoscan-remote command lines in the README's code blocks, with their line numbers. */
+function readmeCommands(): { line: number; args: string[] }[] {
+  const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n');
+  const found: { line: number; args: string[] }[] = [];
+  let fenced = false;
+  let shell = false;
+  lines.forEach((text, i) => {
+    if (/^```/.test(text)) {
+      fenced = !fenced;
+      shell = fenced && /^```(sh|bash)?\s*$/.test(text);
+      return;
+    }
+    if (!shell || /^\s*(docker build|git clone|cd |npm |sudo apt|kubectl)/.test(text)) return;
+    // Usage lines ([--os linux|macos]) show syntax, not a command to run.
+    if (/\[-/.test(text)) return;
+    const m = COMMAND.exec(text);
+    if (!m) return;
+    const args = shellWords(m[1]);
+    if (args.length) found.push({ line: i + 1, args });
+  });
+  return found;
+}
+
+function jobOf(): { cronJob: Doc; configMap: Doc } {
+  const docs = yamlDocs(path.join(DOCKER, 'k8s-indexed-job.yaml'));
+  const cronJob = docs.find((d) => d.kind === 'CronJob');
+  const configMap = docs.find((d) => d.kind === 'ConfigMap');
+  assert.ok(cronJob && configMap, 'k8s-indexed-job.yaml holds a CronJob and a ConfigMap');
+  return { cronJob, configMap };
+}
+
+const podArgs = (cronJob: Doc, index: number): string[] =>
+  (cronJob.spec.jobTemplate.spec.template.spec.containers[0].args as string[]).map((a) => a.replace('$(JOB_COMPLETION_INDEX)', String(index)));
+
+describe('deployment files', () => {
+  it('every YAML file parses and has the fields its kind needs', () => {
+    const yamls = readdirSync(DOCKER).filter((f) => /\.ya?ml$/.test(f));
+    assert.ok(yamls.includes('compose.yaml') && yamls.includes('k8s-indexed-job.yaml'), yamls.join(', '));
+    for (const f of yamls) {
+      for (const d of yamlDocs(path.join(DOCKER, f))) {
+        if (f === 'compose.yaml') continue;
+        assert.ok(d.apiVersion && d.kind && d.metadata?.name, `${f}: apiVersion, kind, metadata.name`);
+      }
+    }
+    const { cronJob, configMap } = jobOf();
+    assert.equal(cronJob.apiVersion, 'batch/v1');
+    assert.match(cronJob.spec.schedule, /^\S+ \S+ \S+ \S+ \S+$/);
+    const job = cronJob.spec.jobTemplate.spec;
+    assert.equal(job.completionMode, 'Indexed');
+    assert.equal(job.parallelism, job.completions);
+    assert.equal(job.backoffLimit, undefined, 'backoffLimit 0 would let the first failing shard stop the others');
+    assert.ok(job.backoffLimitPerIndex >= 0);
+    const pod = job.template.spec;
+    assert.equal(pod.restartPolicy, 'Never', 'podFailurePolicy needs restartPolicy Never');
+    for (const rule of job.podFailurePolicy.rules) {
+      assert.ok(['FailIndex', 'FailJob', 'Ignore', 'Count'].includes(rule.action));
+      assert.equal(rule.onExitCodes.containerName, pod.containers[0].name);
+      assert.ok(!rule.onExitCodes.values.includes(2), 'exit 2 (some hosts failed) is mapped to 0 by --failed-exit, not a failure');
+    }
+    const c = pod.containers[0];
+    assert.ok(c.name && c.image && Array.isArray(c.args));
+    // Every mounted volume is declared; the hosts and known_hosts come from the ConfigMap, the key from a Secret.
+    const volumes = new Map((pod.volumes as Doc[]).map((v) => [v.name, v]));
+    for (const m of c.volumeMounts as Doc[]) assert.ok(volumes.has(m.name), `volume ${m.name} declared`);
+    assert.equal(volumes.get('config')!.configMap.name, configMap.metadata.name);
+    assert.ok(configMap.data['hosts.csv'] && configMap.data['known_hosts']);
+    const secret = [...volumes.values()].find((v) => v.secret);
+    assert.ok(secret, 'the key comes from a Secret');
+    // Secret files are root's, group fsGroup: the non-root user reads them through the group bit.
+    assert.equal(secret.secret.defaultMode & 0o040, 0o040, 'defaultMode lets the group read the key');
+    assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser);
+    // Uploading: no shared writable volume.
+    for (const v of volumes.values()) assert.ok(!v.persistentVolumeClaim && !v.nfs && !v.hostPath, `volume ${v.name} is not shared storage`);
+    const args = podArgs(cronJob, 0);
+    assert.ok(args.includes('--upload'));
+    for (const m of c.volumeMounts as Doc[]) if (!volumes.get(m.name)!.emptyDir) assert.equal(m.readOnly, true, `${m.name} mounted read-only`);
+
+    const [compose] = yamlDocs(path.join(DOCKER, 'compose.yaml'));
+    const services = compose.services as Record<string, Doc>;
+    const targets = Object.keys(services).filter((s) => /^target\d+$/.test(s));
+    assert.ok(targets.length >= 2 && targets.length <= 3, 'two or three SSH targets');
+    assert.ok(services.collector && services.controller);
+    for (const [name, s] of Object.entries(services)) {
+      assert.ok(s.image || s.build, `${name}: image or build`);
+      if (s.build) assert.ok(existsSync(path.join(DOCKER, s.build.context, s.build.dockerfile)), `${name}: ${s.build.context}/${s.build.dockerfile} exists`);
+      for (const v of (s.volumes ?? []) as string[]) {
+        const [src] = v.split(':');
+        if (src.startsWith('.')) assert.ok(existsSync(path.join(DOCKER, src)), `${name}: mounted ${src} exists`);
+        else assert.ok(compose.volumes?.[src] !== undefined, `${name}: volume ${src} declared`);
+      }
+    }
+    for (const t of targets) assert.ok(Object.keys(services.controller.depends_on).includes(t), `controller waits for ${t}`);
+    // The demo hosts file names exactly the targets.
+    const demoHosts = readFileSync(path.join(DOCKER, 'demo-hosts.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    assert.deepEqual(demoHosts.sort(), targets.sort());
+  });
+
+  it('the demo target entry point is valid POSIX sh', () => {
+    const script = path.join(DOCKER, 'target-entrypoint.sh');
+    const r = spawnSync('sh', ['-n', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(path.join(DOCKER, 'target.Dockerfile'), 'utf8'), /ENTRYPOINT \["\/bin\/sh", "\/usr\/local\/bin\/target-entrypoint.sh"\]/);
+  });
+
+  it('every path a Dockerfile copies exists in its build context', () => {
+    const [compose] = yamlDocs(path.join(DOCKER, 'compose.yaml'));
+    const contexts = new Map<string, string>([['Dockerfile', ROOT]]);
+    for (const s of Object.values(compose.services as Record<string, Doc>)) {
+      if (s.build) contexts.set(path.basename(s.build.dockerfile), path.resolve(DOCKER, s.build.context));
+    }
+    const dockerfiles = readdirSync(DOCKER).filter((f) => /Dockerfile$/.test(f));
+    assert.ok(dockerfiles.length >= 2);
+    for (const f of dockerfiles) {
+      const context = contexts.get(f);
+      assert.ok(context, `${f}: built by compose.yaml or the README (build context known)`);
+      const copies = readFileSync(path.join(DOCKER, f), 'utf8').split('\n').filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l));
+      assert.ok(copies.length > 0);
+      for (const l of copies) {
+        const words = l.trim().split(/\s+/).slice(1);
+        for (const src of words.slice(0, -1)) assert.ok(existsSync(path.join(context, src)), `${f}: COPY ${src}: missing in ${context}`);
+      }
+    }
+  });
+
+  it('every command line in the manifests, the unit and the README is accepted by the CLI parser', () => {
+    const { cronJob } = jobOf();
+    parseCli(podArgs(cronJob, 0), 'k8s-indexed-job.yaml');
+    const [compose] = yamlDocs(path.join(DOCKER, 'compose.yaml'));
+    parseCli(compose.services.controller.command, 'compose.yaml controller');
+    const unit = readFileSync(path.join(DOCKER, 'octoscan-remote.service'), 'utf8');
+    const exec = /^ExecStart=(\S+)\s+(.*)$/m.exec(unit);
+    assert.ok(exec, 'ExecStart');
+    const unitCmd = parseCli(shellWords(exec[2]), 'octoscan-remote.service');
+    // The folders it writes are ones systemd creates for it.
+    assert.match(unit, /^LogsDirectory=octoscan$/m);
+    assert.match(unit, /^StateDirectory=.*octoscan\/spool/m);
+    assert.ok(unitCmd.opts().report.startsWith('/var/log/octoscan/') && unitCmd.opts().out === '/var/lib/octoscan/spool');
+    assert.match(unit, /^SuccessExitStatus=2$/m);
+    const dockerRun = /^#\s+docker run .* octoscan-remote (.*)$/m.exec(readFileSync(path.join(DOCKER, 'Dockerfile'), 'utf8'));
+    assert.ok(dockerRun, 'the Dockerfile shows a docker run');
+    parseCli(shellWords(dockerRun[1]), 'Dockerfile example');
+
+    const commands = readmeCommands();
+    assert.ok(commands.length >= 13, `${commands.length} README command lines found`);
+    assert.ok(commands.some((c) => c.args.includes('/ssh/id_ed25519')), 'the README docker run line is among them');
+    assert.ok(commands.some((c) => c.args.includes('/var/log/octoscan/last-run.csv')), 'the README cron line is among them');
+    for (const c of commands) parseCli(c.args, `README.md:${c.line}`);
+    assert.ok(commands.some((c) => c.args[0] === 'upload'), 'the README shows the upload subcommand');
+    assert.ok(commands.some((c) => c.args.includes('--upload')), 'the README shows --upload');
+  });
+
+  it('the pods of the Indexed Job cover a hosts file exactly once', () => {
+    const { cronJob } = jobOf();
+    const n = cronJob.spec.jobTemplate.spec.completions as number;
+    const hosts = Array.from({ length: 2000 }, (_, i) => ({ host: `h${i}.example.com`, port: i % 3 ? 22 : 2222, user: i % 5 ? 'scan' : 'root' }));
+    const seen = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const opts = parseCli(podArgs(cronJob, i), `pod ${i}`).opts();
+      const shard = parseShard(opts.shard);
+      assert.equal(shard.count, n, `pod ${i}: --shard ${opts.shard} divides by completions (${n})`);
+      assert.equal(shard.index, i);
+      for (const h of selectShard(hosts, shard)) seen.set(`${h.host}:${h.port}:${h.user}`, (seen.get(`${h.host}:${h.port}:${h.user}`) ?? 0) + 1);
+    }
+    assert.equal(seen.size, hosts.length, 'no host left out');
+    assert.deepEqual([...new Set(seen.values())], [1], 'no host scanned twice');
+  });
+
+  it('the compose stand-in takes an upload like octo-collect (200, then 303 for the same name)', async (t) => {
+    const port = await new Promise<number>((r) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => r(p));
+      });
+    });
+    const collected = fresh('collected');
+    const child = spawn(process.execPath, [path.join(DOCKER, 'octo-collect-standin.mjs')], { env: { ...process.env, PORT: String(port), COLLECT_DIR: collected }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill());
+    await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+    const dir = fresh('out');
+    const file = path.join(dir, `${randomUUID()}.scal`);
+    writeFileSync(file, 'archive');
+    const send = async (): Promise<string> => {
+      const q = new UploadQueue({ config: await collectorConfig({ url: `http://127.0.0.1:${port}` }), parallel: 1, retries: 0, timeoutMs: 10_000, keep: true, log: () => {} });
+      const r = q.add(file);
+      await q.finish();
+      return `${(await r).state}${(await r).duplicate ? ' (duplicate)' : ''}`;
+    };
+    assert.equal(await send(), 'uploaded');
+    assert.equal(await send(), 'uploaded (duplicate)');
+    assert.deepEqual(readdirSync(collected), [path.basename(file)]);
+    assert.equal(readFileSync(path.join(collected, path.basename(file)), 'utf8'), 'archive');
+  });
+});
