@@ -27,9 +27,31 @@ export interface HostSpec {
   /** Run the probe script as root through sudo (--sudo, hosts-file column `sudo`). */
   sudo?: boolean;
   tag: string; // free text copied into octoscan.xml configuration/tag
+  /** octoscan.xml configuration values (spec section 2), only when given: hosts-file columns or options. */
+  config?: HostConfig;
+  /** After the host, scan each running container (--containers, hosts-file column `containers`). */
+  containers?: boolean;
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
   row?: Record<string, string>;
+}
+
+/** The optional configuration values of octoscan.xml, in the spec's order (section 2). */
+export interface HostConfig {
+  machine?: string;
+  host?: string;
+  cluster?: string;
+  virt?: string;
+}
+
+/** A running container found on a host (engine listing), scanned over the host's connection. */
+export interface ContainerInfo {
+  engine: 'docker' | 'podman' | 'crictl';
+  id: string; // lowercase hex, checked before it reaches a command
+  name: string; // peer text
+  image: string; // peer text
+  /** Kubernetes pod name (CRI label io.kubernetes.pod.name), when the engine says. */
+  pod?: string;
 }
 
 /** Each host ends in exactly one of these. */
@@ -44,6 +66,8 @@ export type OutcomeClass =
   | 'timeout'
   | 'protocol'
   | 'unsupported'
+  | 'no-shell' // a container without /bin/sh (distroless, scratch): nothing to run the script with
+  | 'engine' // a container engine is present but would not list its containers (no access)
   | 'interrupted'
   | 'internal';
 
@@ -66,4 +90,8 @@ export interface HostOutcome {
   onTargetMs?: number;
   /** A failure before authentication that may pass: the sweep retries these. */
   transient?: boolean;
+  /** Set on a container's outcome (its spec is the host's). */
+  container?: ContainerInfo;
+  /** --containers: the outcomes of the host's containers (and of engines that would not list them). */
+  containers?: HostOutcome[];
 }

@@ -16,6 +16,7 @@ import { autoParallelism } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
+import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
 import { ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport } from '../transport/openssh.js';
@@ -121,6 +122,7 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     const fallback = defaultIdentities();
     for (const h of hosts) if (h.identities.length === 0) h.identities = fallback;
   }
+  applyConfigDefaults(hosts, opts);
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   let skipped = 0;
   if (opts.resume) {
@@ -132,6 +134,43 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     skipped = before - hosts.length;
   }
   return { hosts, columns, skipped, ...(await readSecrets(opts)) };
+}
+
+/** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */
+function applyConfigDefaults(hosts: HostSpec[], opts: CliOptions): void {
+  const given = { machine: opts.machine, host: opts.configHost, cluster: opts.cluster, virt: opts.virt };
+  for (const h of hosts) {
+    if (opts.tag !== undefined && h.tag === '') h.tag = opts.tag;
+    for (const [k, v] of Object.entries(given) as [keyof typeof given, string | undefined][]) {
+      if (v === undefined || h.config?.[k] !== undefined) continue;
+      h.config = { ...h.config, [k]: v };
+    }
+  }
+}
+
+/** The host's row, then one per container (and per engine that would not list). */
+export function rowsOf(outcomes: HostOutcome[]): HostOutcome[] {
+  return outcomes.flatMap((o) => [o, ...(o.containers ?? [])]);
+}
+
+/** no-shell is a fact about the container, not a failure: nothing there can run the script. */
+function failedRow(o: HostOutcome): boolean {
+  return o.class !== 'ok' && !(o.container && o.class === 'no-shell');
+}
+
+function containerLine(c: HostOutcome): string {
+  const what = c.container?.id ? `${c.container.engine} ${c.container.id.slice(0, 12)} ${c.container.name} (${c.container.image})` : `${c.container?.engine ?? 'containers'}`;
+  return c.class === 'ok'
+    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}`
+    : `  container ${c.class === 'no-shell' ? 'NO SHELL' : `FAILED ${c.class}`} ${what}: ${c.message}`;
+}
+
+function containerSummary(rows: HostOutcome[]): string {
+  const by = new Map<string, number>();
+  for (const r of rows) by.set(r.class, (by.get(r.class) ?? 0) + 1);
+  const ms = rows.filter((r) => r.class === 'ok').map((r) => r.durationMs);
+  const avg = ms.length ? ` (${(ms.reduce((a, b) => a + b, 0) / ms.length / 1000).toFixed(1)} s each on average)` : '';
+  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}`;
 }
 
 function defaultIdentities(): string[] {
@@ -187,6 +226,12 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     },
     sudo: opts.sudo,
     sudoPassword: plan.sudoPassword,
+    containers: {
+      enabled: opts.containers,
+      parallel: opts.containerParallel,
+      timeoutMs: opts.containerTimeout * 1000,
+      listTimeoutMs: CONTAINER_DEFAULTS.listTimeoutSeconds * 1000,
+    },
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
     javaDirs: opts.javaDir,
@@ -195,8 +240,10 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     signal: interrupt.signal,
   };
   const emit = (o: HostOutcome): void => {
-    if (opts.json) out(`${JSON.stringify(reportRow(o))}\n`);
-    else if (o.archive) out(`${o.archive}\n`);
+    for (const r of rowsOf([o])) {
+      if (opts.json) out(`${JSON.stringify(reportRow(r))}\n`);
+      else if (r.archive) out(`${r.archive}\n`);
+    }
   };
   let outcomes: HostOutcome[];
   try {
@@ -207,6 +254,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);
+        for (const c of o.containers ?? []) progress.log(containerLine(c));
         emit(o);
       },
     });
@@ -221,11 +269,14 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // The handlers stay until the report is written: without them a signal now
   // would kill the process outright, with no report and no exit code 130.
   try {
-    if (opts.report) await writeReport(opts.report, outcomes);
+    if (opts.report) await writeReport(opts.report, rowsOf(outcomes));
     if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
-    const failed = outcomes.filter((o) => o.class !== 'ok');
+    // A host is retried when it or one of its containers failed (the retry re-scans both).
+    const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
+    const containerRows = outcomes.flatMap((o) => o.containers ?? []);
+    if (containerRows.length) err(`${containerSummary(containerRows)}\n`);
     if (interrupt.signal.aborted) return EXIT.interrupted;
     return failed.length ? EXIT.failed : EXIT.ok;
   } finally {

@@ -41,6 +41,14 @@ export interface CliOptions {
   transport: 'ssh2' | 'openssh';
   summary?: string;
   compare?: string;
+  containers: boolean;
+  containerParallel: number;
+  containerTimeout: number;
+  tag?: string;
+  machine?: string;
+  configHost?: string;
+  cluster?: string;
+  virt?: string;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -53,6 +61,11 @@ const integer = (name: string, min: number, max: number) => (v: string): number 
   return Number(v);
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const configValue = (name: string) => (v: string): string => {
+  // Tab is the only control character a hosts-file tag may hold; the same here.
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new InvalidArgumentError(`${name} must not contain control characters other than tab, got ${JSON.stringify(v)}`);
+  return v;
+};
 const javaDirs = (v: string, prev: string[]): string[] => {
   const dirs = v.split(':').filter((d) => d !== '');
   for (const d of dirs) if (!d.startsWith('/')) throw new InvalidArgumentError(`Java search folder must be an absolute path on the target, got ${JSON.stringify(d)}`);
@@ -109,6 +122,14 @@ export function buildCommand(): Command {
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')
     .option('-J, --java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
+    .option('--containers', 'after each host, scan each of its running containers (docker, podman, crictl) through the same connection: one archive per container (hosts-file column containers=yes/no overrides it)', false)
+    .option('--container-parallel <n>', 'containers scanned at once on one host', integer('--container-parallel', 1, 64), 1)
+    .option('--container-timeout <seconds>', 'deadline for one container, from exec to archive', seconds('--container-timeout'), 600)
+    .option('--tag <text>', 'octoscan.xml configuration/tag for hosts without a tag column value (the on-host scanner\'s -t)', configValue('--tag'))
+    .option('--machine <name>', 'octoscan.xml configuration/machine (hosts-file column machine overrides it)', configValue('--machine'))
+    .option('--config-host <name>', 'octoscan.xml configuration/host: the host this machine runs on (hosts-file column config_host overrides it)', configValue('--config-host'))
+    .option('--cluster <name>', 'octoscan.xml configuration/cluster, also written into the host\'s container archives (hosts-file column cluster overrides it)', configValue('--cluster'))
+    .option('--virt <kind>', 'octoscan.xml configuration/virt, for hosts without systemd-detect-virt (hosts-file column virt overrides it)', configValue('--virt'))
     .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
     .version(version(), '-V, --version')
     .showHelpAfterError('(run octoscan-remote --help for all options)')

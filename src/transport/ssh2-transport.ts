@@ -314,7 +314,20 @@ function sshSession(conn: Connection, client: Client, info: Record<string, strin
           channel.on('error', () => {});
           channel.stdin.on('error', () => {});
           channel.stderr.on('error', () => {});
-          resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, exit });
+          const kill = (): void => {
+            // A signal first (sshd passes it on where it allows), then the channel itself.
+            try {
+              channel.signal('KILL');
+            } catch {
+              /* not writable any more */
+            }
+            try {
+              channel.close();
+            } catch {
+              /* already closed */
+            }
+          };
+          resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, exit, kill });
         };
         try {
           client.exec(command, onExec);
