@@ -184,7 +184,9 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     signal.addEventListener('abort', abortStream, { once: true });
     let collected: Collected;
     try {
-      collected = await collector.consume(liveProc.stdout);
+      // Raced with the deadline: killing one command need not end its stream
+      // (sshd may keep the channel while the command's children hold it).
+      collected = await abortable(collector.consume(liveProc.stdout), signal);
     } catch (err) {
       throwIfAborted(signal);
       if (err instanceof FrameError) {
