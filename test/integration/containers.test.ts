@@ -197,6 +197,8 @@ describe('--containers: hosts and their containers over one connection', { skip,
       assert.match(r.archive, /\/[0-9a-f-]{36}\.scal$/);
       const a = archives.get(r.archive)!;
       for (const [entry, want] of t.expect.contents) {
+        // The engine mounts the kernel's /proc and /sys over the image's: those come from the host's kernel.
+        if (/^(proc|sys)\//.test(entry)) continue;
         assert.ok(a.get(entry), `${name}: ${entry} (${want.source})`);
         assert.ok(a.get(entry)!.equals(want.data), `${name}: ${entry} byte for byte (${want.source})`);
       }
