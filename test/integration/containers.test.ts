@@ -271,3 +271,20 @@ describe('--containers: hosts and their containers over one connection', { skip,
     assert.deepEqual(xmlOf(archives.get(hostRow(users.a).archive)!).configuration, [['tag', 'S', 'podman-host'], ['cluster', 'S', 'prod-eu']]);
   });
 });
+
+describe('ad-hoc configuration values (no hosts file)', { skip: cliBuilt ? undefined : 'the CLI is not built' }, () => {
+  test('--tag, --machine, --config-host, --cluster, --virt go into octoscan.xml in the spec order; a control character is refused', async () => {
+    const out = mkdtempSync('/tmp/octoscan-adhoc-');
+    try {
+      const r = await runCli(['--local', '--out', out, '--tag', 'adhoc run', '--virt', 'kvm', '--cluster', 'c1', '--machine', 'erp-7', '--config-host', 'esx04']);
+      assert.equal(r.code, 0, r.stderr);
+      const a = await readArchive(r.stdout.trim());
+      assert.deepEqual(xmlOf(a).configuration, [['tag', 'S', 'adhoc run'], ['machine', 'S', 'erp-7'], ['host', 'S', 'esx04'], ['cluster', 'S', 'c1'], ['virt', 'S', 'kvm']]);
+      const bad = await runCli(['--local', '--out', out, '--cluster', 'a\nb']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--cluster must not contain control characters other than tab, got "a\\nb"/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,13 +4,19 @@
 // configuration values in the spec's order, and the hosts-file columns.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { configurationInfos, linuxOctoscanXml } from '../../src/archive/octoscan-xml.js';
 import { execCommand, listingScript, parseListing, uniqueContainers } from '../../src/containers/engines.js';
-import { classifyRefusal } from '../../src/containers/scan-containers.js';
+import { classifyRefusal, scanContainers } from '../../src/containers/scan-containers.js';
 import { readHostsFile } from '../../src/hosts/index.js';
 import { serialize, el } from '../../src/archive/xml.js';
+import type { ScanSettings } from '../../src/scan/scan-host.js';
+import type { RemoteProcess, Session } from '../../src/transport/transport.js';
+import type { HostSpec } from '../../src/types.js';
+import { darwinProbes, linuxProbes } from '../../targets/index.js';
+import { minimalScan, tokenOf } from '../helpers/fake-ssh-server.js';
 
 const T = `@@OCTO:${'ab'.repeat(16)}@@`;
 const ID1 = 'a'.repeat(64);
@@ -158,4 +164,117 @@ describe('hosts-file columns', () => {
       return true;
     });
   });
+});
+
+// ---------------------------------------------------------------------------
+// A host's containers against a scripted session: the bound on containers at
+// once, a stalled one at its deadline while the others finish, no-shell.
+type Behaviour = 'ok' | 'stall' | 'no-shell';
+
+function scriptedSession(containers: { id: string; name: string; does: Behaviour }[]): { session: Session; commands: string[]; maxAtOnce: () => number } {
+  let active = 0;
+  let max = 0;
+  const commands: string[] = [];
+  const session: Session = {
+    info: { transport: 'scripted' },
+    async start(command: string): Promise<RemoteProcess> {
+      commands.push(command);
+      const stdin = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let done: (x: { code: number | null; signal?: string }) => void = () => {};
+      const exit = new Promise<{ code: number | null; signal?: string }>((r) => (done = r));
+      let running = true;
+      const end = (code: number | null): void => {
+        if (!running) return;
+        running = false;
+        stdout.end();
+        stderr.end();
+        done({ code });
+      };
+      let input = '';
+      if (command === '/bin/sh -s') {
+        // The listing script: answer as podman would.
+        stdin.on('data', (c: Buffer) => (input += c.toString()));
+        stdin.on('end', () => {
+          const t = /^t=(@@OCTO:[0-9a-f]{32}@@)$/m.exec(input)![1];
+          const json = JSON.stringify(containers.map((c) => ({ Id: c.id, Names: [c.name], Image: `img/${c.name}` })));
+          stdout.write(`${t} ENGINE podman /usr/bin/podman\n${json}\n\n${t} RC 0\n\n\n${t} DONE\n${t} END\n`);
+          end(0);
+        });
+        return { stdin, stdout, stderr, exit, kill: () => end(null) };
+      }
+      const c = containers.find((x) => command === `/usr/bin/podman exec -i ${x.id} /bin/sh -s`)!;
+      active++;
+      max = Math.max(max, active);
+      const finish = (code: number | null): void => {
+        if (running) active--;
+        end(code);
+      };
+      stdin.on('data', (chunk: Buffer) => {
+        const first = input === '';
+        input += chunk.toString();
+        if (first) {
+          const marker = /^printf '%s\\n' (\S+)$/m.exec(input)![1];
+          if (c.does === 'no-shell') {
+            stderr.write('Error: runc: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory\n');
+            setTimeout(() => finish(127), 10);
+          } else stdout.write(`${marker}\n`);
+        }
+      });
+      stdin.on('end', () => {
+        if (c.does !== 'ok') return; // stall: the script is never answered
+        setTimeout(() => {
+          stdout.write(minimalScan(tokenOf(input)));
+          finish(0);
+        }, 150);
+      });
+      return { stdin, stdout, stderr, exit, kill: () => finish(null) };
+    },
+    close() {},
+  };
+  return { session, commands, maxAtOnce: () => max };
+}
+
+describe('a host\'s containers, scripted', () => {
+  const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: 't', origin: { file: '<args>', line: 0 }, config: { cluster: 'k1' } };
+  const settings = (out: string, parallel: number, timeoutMs: number): ScanSettings => ({
+    outDir: out,
+    transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
+    connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
+    hostTimeoutMs: 60_000,
+    sections: { linux: linuxProbes, darwin: darwinProbes },
+    warn: () => {},
+    containers: { enabled: true, parallel, timeoutMs, listTimeoutMs: 5000 },
+  });
+  const ids = ['1', '2', '3', '4', '5'].map((d) => d.repeat(64));
+
+  for (const parallel of [1, 2]) {
+    it(`at most ${parallel} at once; the stalled one times out at its deadline while the others finish`, async () => {
+      const out = mkdtempSync('/tmp/octoscan-ctr-unit-');
+      try {
+        const s = scriptedSession([
+          { id: ids[0], name: 'stuck', does: 'stall' },
+          { id: ids[1], name: 'a', does: 'ok' },
+          { id: ids[2], name: 'distroless', does: 'no-shell' },
+          { id: ids[3], name: 'b', does: 'ok' },
+          { id: ids[4], name: 'c', does: 'ok' },
+        ]);
+        const t0 = performance.now();
+        const rows = await scanContainers(s.session, spec, settings(out, parallel, 3000), { where: 'scan@node1', fqdn: 'node1.example.com', started: '/bin/sh -s' });
+        const wall = performance.now() - t0;
+        assert.equal(s.maxAtOnce(), parallel, 'the bound is reached and never passed');
+        assert.deepEqual(rows.map((r) => [r.container?.name, r.class]), [['stuck', 'timeout'], ['a', 'ok'], ['distroless', 'no-shell'], ['b', 'ok'], ['c', 'ok']]);
+        assert.match(rows[0].message, /^scan@node1 podman container stuck \(111111111111\): per-container deadline of 3 s passed during stream$/);
+        assert.ok(rows[0].durationMs >= 2900 && rows[0].durationMs < 10_000, String(rows[0].durationMs));
+        // One at a time, the others wait for the stuck one; two at a time, they pass it.
+        if (parallel === 2) assert.ok(wall < 3000 + 3000, `${wall} ms`);
+        assert.equal(readdirSync(out).filter((f) => f.endsWith('.scal')).length, 3, 'an archive per container that ran the script, nothing else');
+        assert.deepEqual(readdirSync(out).filter((f) => !f.endsWith('.scal')), [], 'no temporaries left');
+        assert.equal(s.commands.filter((c) => c.includes(' exec -i ')).length, 5);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
 });
