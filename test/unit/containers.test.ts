@@ -13,6 +13,9 @@ import { classifyRefusal, scanContainers } from '../../src/containers/scan-conta
 import { readHostsFile } from '../../src/hosts/index.js';
 import { serialize, el } from '../../src/archive/xml.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
+import { formatReport, okHostsOf } from '../../src/sweep/report.js';
+import { readReportRows } from '../../src/sweep/report-reader.js';
+import { writeFileSync } from 'node:fs';
 import type { RemoteProcess, Session } from '../../src/transport/transport.js';
 import type { HostSpec } from '../../src/types.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
@@ -274,6 +277,34 @@ describe('a host\'s containers, scripted', () => {
         assert.equal(s.commands.filter((c) => c.includes(' exec -i ')).length, 5);
       } finally {
         rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('report rows of containers', () => {
+  const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } };
+  const base = { spec, phase: 'done' as const, message: '', startedAt: new Date(), durationMs: 5, bytes: 0, warnings: 0, attempts: 1 };
+  const rows = [
+    { ...base, class: 'timeout' as const, message: 'node1: connect deadline' },
+    { ...base, class: 'ok' as const, archive: '/import/x.scal', container: { engine: 'docker' as const, id: ID1, name: '=cmd|calc', image: 'nginx' } },
+  ];
+  for (const file of ['r.csv', 'r.jsonl']) {
+    it(`${file}: container columns last; --resume and the summary read only the host's own row`, async () => {
+      const dir = mkdtempSync('/tmp/octoscan-ctr-report-');
+      try {
+        const path = `${dir}/${file}`;
+        const text = formatReport(path, rows);
+        writeFileSync(path, text);
+        if (file.endsWith('.csv')) {
+          const [head, , second] = text.split('\n');
+          assert.match(head, /,attempts,engine,container_id,container_name,image$/);
+          assert.ok(second.endsWith(`,docker,${ID1},'=cmd|calc,nginx`), second);
+        }
+        assert.equal((await okHostsOf(path)).size, 0, 'an ok container does not make its failed host ok');
+        assert.deepEqual((await readReportRows(path)).map((r) => r.class), ['timeout']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   }
