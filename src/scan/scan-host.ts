@@ -155,6 +155,8 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
   let collector: Collector | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let proc: RemoteProcess | undefined;
+  let lingered: (x: { code: number | null; signal?: string }) => void = () => {};
+  const afterLinger = new Promise<{ code: number | null; signal?: string }>((res) => (lingered = res));
   try {
     const uuid = randomUUID();
     const token = newToken();
@@ -170,7 +172,19 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
       hostCap: s.hostCap,
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
       onDone: () => {
-        lingerTimer = setTimeout(() => proc && r.linger(proc), AFTER_END_GRACE_MS);
+        lingerTimer = setTimeout(() => {
+          if (proc) r.linger(proc);
+          // sshd confirms a channel's close only once the command's children let go;
+          // the end record is in, so the data is complete: stop waiting for the stream.
+          lingerTimer = setTimeout(() => {
+            if (proc && !proc.stdout.readableEnded) {
+              // Whatever the command still writes now is pushed after EOF: an 'error', never a crash.
+              proc.stdout.on('error', () => {});
+              proc.stdout.push(null);
+            }
+            lingered({ code: null, signal: 'left running' });
+          }, AFTER_END_GRACE_MS);
+        }, AFTER_END_GRACE_MS);
       },
     });
     const execStarted = performance.now();
@@ -202,7 +216,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     }
     throwIfAborted(signal);
     const onTargetMs = performance.now() - execStarted;
-    const exit = await abortable(liveProc.exit, signal);
+    const exit = await abortable(Promise.race([liveProc.exit, afterLinger]), signal);
     const failed = session.failure?.();
     if (failed && collected.facts['os'] === undefined) throw failed;
 

@@ -315,9 +315,10 @@ function sshSession(conn: Connection, client: Client, info: Record<string, strin
           channel.stdin.on('error', () => {});
           channel.stderr.on('error', () => {});
           const kill = (): void => {
-            // A signal first (sshd passes it on where it allows), then the channel itself.
+            // A signal first (sshd passes it on; TERM, since sudo and an engine's exec
+            // relay it to the command in the container, KILL would orphan that), then the channel.
             try {
-              channel.signal('KILL');
+              channel.signal('TERM');
             } catch {
               /* not writable any more */
             }

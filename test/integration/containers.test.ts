@@ -258,6 +258,12 @@ describe('--containers: hosts and their containers over one connection', { skip,
       const x = xmlOf(a);
       assert.deepEqual(x.configuration.slice(1), [['machine', 'S', names.hostile], ['host', 'S', xmlOf(archives.get(hostRow(users.b).archive)!).fqdn], ['container', 'B', 'True']]);
       assert.ok(!a.get('octoscan.xml')!.toString('utf8').includes('forged="yes"'));
+      // Each forged name is refused by name, as a warning in the archive, and the rest of the scan is kept.
+      const warnings = (parser.parse(a.get('octoscan.xml')!.toString('utf8')).octoscan.warning ?? []).map((w: { id: string; message: string }) => `${w.id} ${w.message}`);
+      for (const n of ['../../../../tmp/octoscan-escaped', '/etc/passwd', 'octoscan.xml', '..']) {
+        assert.ok(warnings.includes(`9001 Exception: probe release announced entry "${n}" outside release/`), `${n}: ${warnings.join(' | ')}`);
+      }
+      assert.ok(a.get('release/os-release')?.toString('utf8').includes('busybox test image'), 'the real script ran after the forgeries');
     }
   });
 

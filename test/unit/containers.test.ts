@@ -172,9 +172,10 @@ describe('hosts-file columns', () => {
 // ---------------------------------------------------------------------------
 // A host's containers against a scripted session: the bound on containers at
 // once, a stalled one at its deadline while the others finish, no-shell.
-type Behaviour = 'ok' | 'stall' | 'no-shell';
+type Behaviour = 'ok' | 'stall' | 'no-shell' | 'linger';
 
-function scriptedSession(containers: { id: string; name: string; does: Behaviour }[]): { session: Session; commands: string[]; maxAtOnce: () => number } {
+function scriptedSession(containers: { id: string; name: string; does: Behaviour }[]): { session: Session; commands: string[]; kills: string[]; maxAtOnce: () => number } {
+  const kills: string[] = [];
   let active = 0;
   let max = 0;
   const commands: string[] = [];
@@ -226,17 +227,19 @@ function scriptedSession(containers: { id: string; name: string; does: Behaviour
         }
       });
       stdin.on('end', () => {
-        if (c.does !== 'ok') return; // stall: the script is never answered
+        if (c.does === 'stall') return; // the script is never answered
         setTimeout(() => {
           stdout.write(minimalScan(tokenOf(input)));
-          finish(0);
+          // linger: a process the script left behind holds the channel; only kill() ends it.
+          if (c.does === 'ok') finish(0);
         }, 150);
       });
-      return { stdin, stdout, stderr, exit, kill: () => finish(null) };
+      // As sshd does for a command whose children hold the channel: a kill is asked for, the close never confirmed.
+      return { stdin, stdout, stderr, exit, kill: () => (c.does === 'linger' ? kills.push(c.name) : finish(null)) };
     },
     close() {},
   };
-  return { session, commands, maxAtOnce: () => max };
+  return { session, commands, kills, maxAtOnce: () => max };
 }
 
 describe('a host\'s containers, scripted', () => {
@@ -308,4 +311,28 @@ describe('report rows of containers', () => {
       }
     });
   }
+});
+
+describe('a container whose script leaves a process holding its channel', () => {
+  it('keeps its complete archive: the command is ended after the grace period, not at the deadline', async () => {
+    const out = mkdtempSync('/tmp/octoscan-ctr-unit-');
+    try {
+      const s = scriptedSession([{ id: 'e'.repeat(64), name: 'daemonizer', does: 'linger' }, { id: 'f'.repeat(64), name: 'next', does: 'ok' }]);
+      const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } };
+      const rows = await scanContainers(s.session, spec, {
+        outDir: out,
+        transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
+        connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
+        hostTimeoutMs: 60_000,
+        sections: { linux: linuxProbes, darwin: darwinProbes },
+        warn: () => {},
+        containers: { enabled: true, parallel: 1, timeoutMs: 30_000, listTimeoutMs: 5000 },
+      }, { where: 'scan@node1', fqdn: 'node1', started: '/bin/sh -s' });
+      assert.deepEqual(rows.map((r) => [r.container?.name, r.class]), [['daemonizer', 'ok'], ['next', 'ok']], rows.map((r) => r.message).join(' | '));
+      assert.ok(rows[0].durationMs < 15_000, `${rows[0].durationMs} ms: ended after the grace, long before the 30 s deadline`);
+      assert.deepEqual(s.kills, ['daemonizer'], 'the lingering command was told to end');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
 });
