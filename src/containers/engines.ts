@@ -52,6 +52,8 @@ export function listingScript(token: string): string {
     'list() {',
     '  p=$(command -v "$1" 2>/dev/null) || return 0',
     '  case $p in /*) ;; *) return 0 ;; esac',
+    // Rootless podman creates its storage in the user's home on first use: not read-only.
+    `  if [ "$1" = podman ] && [ "$(id -u)" != 0 ]; then printf '%s NOTROOT %s %s\\n' "$t" "$1" "$p"; return 0; fi`,
     `  printf '%s ENGINE %s %s\\n' "$t" "$1" "$p"`,
     '  shift',
     // stdout straight through (fd 3), stderr into $err.
@@ -81,6 +83,12 @@ export interface EngineListing {
 export function parseListing(text: string, token: string): EngineListing[] {
   if (!text.includes(`${token} END\n`)) throw new Error('the container listing ended early');
   const out: EngineListing[] = [];
+  for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} NOTROOT (podman) (/[^\n]*)$`, 'gm'))) {
+    out.push({
+      engine: 'podman', path: m[2], containers: [],
+      error: 'podman was not run: without root it would create rootless storage in the scan user\'s home, and root\'s containers need root (--sudo)',
+    });
+  }
   const parts = text.split(`${token} ENGINE `).slice(1);
   for (const part of parts) {
     const head = /^(docker|podman|crictl) (\/[^\n]*)\n/.exec(part);
@@ -118,6 +126,8 @@ export function parseListing(text: string, token: string): EngineListing[] {
 const NOT_RUNNING = /Cannot connect to the Docker daemon|Is the docker daemon running|connect: no such file or directory|validate service connection|no such file or directory.*\.sock|unable to connect to Podman socket/i;
 
 type Json = Record<string, unknown>;
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';

@@ -4,7 +4,7 @@
 // configuration values in the spec's order, and the hosts-file columns.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { configurationInfos, linuxOctoscanXml } from '../../src/archive/octoscan-xml.js';
@@ -119,6 +119,14 @@ describe('engine listings', () => {
       const out = execFileSync(sh, args, { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
       const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
       assert.deepEqual(ls.map((l) => [l.engine, l.containers.length, l.error ?? '']), [['podman', 0, 'podman ps failed (exit 3): permission denied'], ['crictl', 0, '']], sh);
+    }
+    // Not root: podman is named, not run (rootless podman would write its storage into the home folder).
+    if (process.getuid?.() === 0 && existsSync('/usr/bin/setpriv')) {
+      execFileSync('chmod', ['755', dir]);
+      const out = execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/dash', '-s'], { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
+      const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
+      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length]), [['podman', 0], ['crictl', 0]]);
+      assert.match(ls[0].error!, /^podman was not run: without root it would create rootless storage in the scan user's home/);
     }
     execFileSync('rm', ['-rf', dir]);
   });
