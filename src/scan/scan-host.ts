@@ -1,6 +1,8 @@
 // One host, start to end: connect, run the probe script, stream its output
-// into an archive, name the archive. Never throws: whatever happens becomes a
-// HostOutcome with its class and phase (as Vuls keeps a failed host as a result).
+// into an archive, name the archive; with --containers, then its containers
+// over the same connection (src/containers/), each through runScript below.
+// Never throws: whatever happens becomes a HostOutcome with its class and
+// phase (as Vuls keeps a failed host as a result).
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
