@@ -218,3 +218,17 @@ export function uniqueContainers(listings: EngineListing[]): { container: Contai
   }
   return out;
 }
+
+/** What --containers runs on a host, for the people who approve it (`script --containers`). */
+export function containerSteps(sudo: boolean): string {
+  const pre = sudo ? 'sudo -n ' : '';
+  return [
+    `With --containers, after the host's own script, on the same connection:`,
+    `1. exec \`${pre}/bin/sh -s\`${sudo ? ' (the marker line first, as for the script)' : ''} with the container listing script on standard input; for each of docker, podman, crictl found`,
+    '   on PATH (then in the system folders) it runs exactly one listing, read as JSON, never run:',
+    ...ENGINES.map((e) => `     ${e.name} ${e.ps}`),
+    '   podman only as root (rootless podman would create its storage in the scan user\'s home).',
+    `2. for each running container: exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
+    '   one marker line; once the container\'s shell prints it, send the same probe script (a new token). No /bin/sh: class no-shell, no archive.',
+  ].join('\n');
+}

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
+import { PLACEHOLDER_TOKEN } from '../../src/cli/script-command.js';
+import { listingScript } from '../../src/containers/engines.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
 import { buildProfileRoot, FIXTURES_DIR, javaVersionFixture, type EmulatedTarget } from '../helpers/emulated-targets.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
@@ -275,6 +277,17 @@ describe('--containers: hosts and their containers over one connection', { skip,
     // The hosts with containers keep a plain configuration of their own (no values given).
     assert.deepEqual(xmlOf(archives.get(hostRow(users.b).archive)!).configuration, [['tag', 'S', 'docker-host']]);
     assert.deepEqual(xmlOf(archives.get(hostRow(users.a).archive)!).configuration, [['tag', 'S', 'podman-host'], ['cluster', 'S', 'prod-eu']]);
+  });
+});
+
+describe('script --containers: what a container scan runs, for the people who approve it', { skip: cliBuilt ? undefined : 'the CLI is not built' }, () => {
+  test('standard output is the listing script as sent (placeholder token); --list names each engine command', async () => {
+    const r = await runCli(['script', '--containers', '--sudo']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, listingScript(PLACEHOLDER_TOKEN));
+    assert.match(r.stderr, /exec `sudo -n <engine path> exec -i <id> \/bin\/sh -s`/);
+    const l = await runCli(['script', '--list', '--containers']);
+    for (const c of ["docker ps --no-trunc --format '{{json .}}'", 'podman ps --no-trunc --format json', 'crictl ps -o json']) assert.ok(l.stdout.includes(c), c);
   });
 });
 
