@@ -89,30 +89,28 @@ async function listContainers(session: Session, spec: HostSpec, s: ScanSettings,
   const chunks: Buffer[] = [];
   let size = 0;
   const text = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill();
-      reject(timeoutError(host.where, 'exec', ms / 1000, 'container listing'));
-    }, ms);
-    const onAbort = (): void => {
-      proc.kill();
-      reject(interruptedError(host.where, 'exec'));
+    let settled = false;
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        proc.kill();
+        reject(err);
+      } else resolve(Buffer.concat(chunks).toString('utf8'));
     };
+    const timer = setTimeout(() => settle(timeoutError(host.where, 'exec', ms / 1000, 'container listing')), ms);
+    const onAbort = (): void => settle(interruptedError(host.where, 'exec'));
     if (s.signal?.aborted) onAbort();
     s.signal?.addEventListener('abort', onAbort, { once: true });
     proc.stdout.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > LISTING_CAP) {
-        proc.kill();
-        return reject(protocolError(host.where, 'exec', `the container listing passed ${LISTING_CAP} bytes`));
-      }
+      if (size > LISTING_CAP) return settle(protocolError(host.where, 'exec', `the container listing passed ${LISTING_CAP} bytes`));
       chunks.push(c);
     });
     proc.stderr.on('data', () => {});
-    void proc.exit.then(() => {
-      clearTimeout(timer);
-      s.signal?.removeEventListener('abort', onAbort);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
+    void proc.exit.then(() => settle(undefined));
   });
   try {
     return parseListing(text, token);
