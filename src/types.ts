@@ -42,6 +42,10 @@ export interface HostSpec {
   /** Run the probe script as root through sudo (--sudo, hosts-file column `sudo`). */
   sudo?: boolean;
   tag: string; // free text copied into octoscan.xml configuration/tag
+  /** octoscan.xml configuration values (spec section 2), only when given: hosts-file columns or options. */
+  config?: HostConfig;
+  /** After the host, scan each running container (--containers, hosts-file column `containers`). */
+  containers?: boolean;
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
   row?: Record<string, string>;
@@ -56,6 +60,24 @@ export interface Algorithms {
   pubkey: string[];
 }
 
+/** The optional configuration values of octoscan.xml, in the spec's order (section 2). */
+export interface HostConfig {
+  machine?: string;
+  host?: string;
+  cluster?: string;
+  virt?: string;
+}
+
+/** A running container found on a host (engine listing), scanned over the host's connection. */
+export interface ContainerInfo {
+  engine: 'docker' | 'podman' | 'crictl';
+  id: string; // lowercase hex, checked before it reaches a command
+  name: string; // peer text
+  image: string; // peer text
+  /** Kubernetes pod name (CRI label io.kubernetes.pod.name), when the engine says. */
+  pod?: string;
+}
+
 /** Each host ends in exactly one of these. */
 export type OutcomeClass =
   | 'ok'
@@ -68,6 +90,8 @@ export type OutcomeClass =
   | 'timeout'
   | 'protocol'
   | 'unsupported'
+  | 'no-shell' // a container without /bin/sh (distroless, scratch): nothing to run the script with
+  | 'engine' // a container engine is present but would not list its containers (no access)
   | 'interrupted'
   | 'internal';
 
@@ -94,4 +118,8 @@ export interface HostOutcome {
   upload?: 'uploaded' | 'waiting';
   /** Why the archive is still waiting. */
   uploadMessage?: string;
+  /** Set on a container's outcome (its spec is the host's). */
+  container?: ContainerInfo;
+  /** --containers: the outcomes of the host's containers (and of engines that would not list them). */
+  containers?: HostOutcome[];
 }

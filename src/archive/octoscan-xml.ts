@@ -19,8 +19,30 @@ export interface LinuxScanFacts {
   effectiveUserId: string;
   login: string;
   tag: string;
+  /** configuration values beyond the tag, each written only when given. */
+  config?: ConfigurationValues;
   warnings: Warning[];
   durationMs: number;
+}
+
+export interface ConfigurationValues {
+  machine?: string;
+  host?: string;
+  cluster?: string;
+  container?: boolean;
+  virt?: string;
+}
+
+/** configuration's children: the tag always, then only the given values, in the spec's order (section 2). */
+export function configurationInfos(tag: string, c: ConfigurationValues = {}): XmlElement[] {
+  const out = [info('tag', 'S', tag)];
+  if (c.machine !== undefined) out.push(info('machine', 'S', c.machine));
+  if (c.host !== undefined) out.push(info('host', 'S', c.host));
+  if (c.cluster !== undefined) out.push(info('cluster', 'S', c.cluster));
+  // As Python writes a boolean (str(True)), unlike macOS's lower-case kerberos flag.
+  if (c.container) out.push(info('container', 'B', 'True'));
+  if (c.virt !== undefined) out.push(info('virt', 'S', c.virt));
+  return out;
 }
 
 export interface MacScanFacts {
@@ -57,7 +79,7 @@ export function linuxOctoscanXml(f: LinuxScanFacts): string {
     [
       el('user', [], [info('user_id', 'I', f.userId), info('effective_user_id', 'I', f.effectiveUserId), info('login', 'S', f.login)]),
       el('operating_system', [], [info('platform', 'S', f.platform)]),
-      el('configuration', [], [info('tag', 'S', f.tag)]),
+      el('configuration', [], configurationInfos(f.tag, f.config)),
       ...f.warnings.map((w) => el('warning', [['id', String(w.id)], ['message', w.message]])),
       el('octoscan', [], [info('performance', 'S', formatDuration(f.durationMs))]),
     ],

@@ -18,6 +18,7 @@ import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
+import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
 import { closeBastions, ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport } from '../transport/openssh.js';
@@ -150,6 +151,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     };
     hosts = hosts.map((h) => resolveHost(h, ctx));
   }
+  applyConfigDefaults(hosts, opts);
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   let skipped = 0;
   if (opts.resume) {
@@ -167,6 +169,43 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   // Unused without --upload, but still a secret no child (the --local shell) may inherit.
   delete process.env[AUTH_ENV];
   return { hosts, columns, skipped, ...secrets, collector };
+}
+
+/** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */
+function applyConfigDefaults(hosts: HostSpec[], opts: CliOptions): void {
+  const given = { machine: opts.machine, host: opts.configHost, cluster: opts.cluster, virt: opts.virt };
+  for (const h of hosts) {
+    if (opts.tag !== undefined && h.tag === '') h.tag = opts.tag;
+    for (const [k, v] of Object.entries(given) as [keyof typeof given, string | undefined][]) {
+      if (v === undefined || h.config?.[k] !== undefined) continue;
+      h.config = { ...h.config, [k]: v };
+    }
+  }
+}
+
+/** The host's row, then one per container (and per engine that would not list). */
+export function rowsOf(outcomes: HostOutcome[]): HostOutcome[] {
+  return outcomes.flatMap((o) => [o, ...(o.containers ?? [])]);
+}
+
+/** no-shell is a fact about the container, not a failure: nothing there can run the script. */
+function failedRow(o: HostOutcome): boolean {
+  return o.class !== 'ok' && !(o.container && o.class === 'no-shell');
+}
+
+function containerLine(c: HostOutcome): string {
+  const what = c.container?.id ? `${c.container.engine} ${c.container.id.slice(0, 12)} ${c.container.name} (${c.container.image})` : `${c.container?.engine ?? 'containers'}`;
+  return c.class === 'ok'
+    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}`
+    : `  container ${c.class === 'no-shell' ? 'NO SHELL' : `FAILED ${c.class}`} ${what}: ${c.message}`;
+}
+
+function containerSummary(rows: HostOutcome[]): string {
+  const by = new Map<string, number>();
+  for (const r of rows) by.set(r.class, (by.get(r.class) ?? 0) + 1);
+  const ms = rows.filter((r) => r.class === 'ok').map((r) => r.durationMs);
+  const avg = ms.length ? ` (${(ms.reduce((a, b) => a + b, 0) / ms.length / 1000).toFixed(1)} s each on average)` : '';
+  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}`;
 }
 
 function defaultIdentities(): string[] {
@@ -224,6 +263,12 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     },
     sudo: opts.sudo,
     sudoPassword: plan.sudoPassword,
+    containers: {
+      enabled: opts.containers,
+      parallel: opts.containerParallel,
+      timeoutMs: opts.containerTimeout * 1000,
+      listTimeoutMs: CONTAINER_DEFAULTS.listTimeoutSeconds * 1000,
+    },
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
     javaDirs: opts.javaDir,
@@ -237,8 +282,10 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     uploads = await startUploadRun(plan.collector, { ...opts, dir: opts.out, signal: interrupt.signal, log: (m) => (sweeping ? progress.log(m) : err(`${escapeControls(m)}\n`)) });
   }
   const emit = (o: HostOutcome): void => {
-    if (opts.json) out(`${JSON.stringify(reportRow(o))}\n`);
-    else if (o.archive) out(`${o.archive}\n`);
+    for (const r of rowsOf([o])) {
+      if (opts.json) out(`${JSON.stringify(reportRow(r))}\n`);
+      else if (r.archive) out(`${r.archive}\n`);
+    }
   };
   let outcomes: HostOutcome[];
   try {
@@ -249,6 +296,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);
+        for (const c of o.containers ?? []) progress.log(containerLine(c));
         // With a collector, a host's line says where its archive ended up, so it waits for that.
         if (uploads) uploads.add(o, () => emit(o));
         else emit(o);
@@ -267,12 +315,15 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // would kill the process outright, with no report and no exit code 130.
   try {
     const uploaded = uploads && plan.collector ? await uploads.finish() : undefined;
-    if (opts.report) await writeReport(opts.report, outcomes);
+    if (opts.report) await writeReport(opts.report, rowsOf(outcomes));
     if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
-    const failed = outcomes.filter((o) => o.class !== 'ok');
+    // A host is retried when it or one of its containers failed (the retry re-scans both).
+    const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
     if (uploaded && plan.collector) err(`${uploadSummaryLine(uploaded, plan.collector, opts.out)}\n`);
+    const containerRows = outcomes.flatMap((o) => o.containers ?? []);
+    if (containerRows.length) err(`${containerSummary(containerRows)}\n`);
     if (interrupt.signal.aborted) return EXIT.interrupted;
     // Archives not delivered are the bigger news: the inventory has not got them.
     if (uploaded?.waiting) return EXIT.waiting;

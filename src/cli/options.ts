@@ -49,6 +49,14 @@ export interface CliOptions extends UploadCliOptions {
   compare?: string;
   upload?: string;
   failedExit: number;
+  containers: boolean;
+  containerParallel: number;
+  containerTimeout: number;
+  tag?: string;
+  machine?: string;
+  configHost?: string;
+  cluster?: string;
+  virt?: string;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -72,6 +80,11 @@ const jumpChain = (v: string): string => {
   } catch (err) {
     throw new InvalidArgumentError(`--jump must be [user@]host[:port][,...] or none: ${(err as Error).message}`);
   }
+  return v;
+};
+const configValue = (name: string) => (v: string): string => {
+  // Tab is the only control character a hosts-file tag may hold; the same here.
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new InvalidArgumentError(`${name} must not contain control characters other than tab, got ${JSON.stringify(v)}`);
   return v;
 };
 const javaDirs = (v: string, prev: string[]): string[] => {
@@ -134,6 +147,14 @@ export function buildCommand(): Command {
     .option('-F, --config <file>', 'ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config; "none" reads none')
     .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
     .option('--java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
+    .option('--containers', 'after each host, scan each of its running containers (docker, podman, crictl) through the same connection: one archive per container (hosts-file column containers=yes/no overrides it)', false)
+    .option('--container-parallel <n>', 'containers scanned at once on one host', integer('--container-parallel', 1, 64), 1)
+    .option('--container-timeout <seconds>', 'deadline for one container, from exec to archive', seconds('--container-timeout'), 600)
+    .option('--tag <text>', 'octoscan.xml configuration/tag for hosts without a tag column value (the on-host scanner\'s -t)', configValue('--tag'))
+    .option('--machine <name>', 'octoscan.xml configuration/machine (hosts-file column machine overrides it)', configValue('--machine'))
+    .option('--config-host <name>', 'octoscan.xml configuration/host: the host this machine runs on (hosts-file column config_host overrides it)', configValue('--config-host'))
+    .option('--cluster <name>', 'octoscan.xml configuration/cluster, also written into the host\'s container archives (hosts-file column cluster overrides it)', configValue('--cluster'))
+    .option('--virt <kind>', 'octoscan.xml configuration/virt, for hosts without systemd-detect-virt (hosts-file column virt overrides it)', configValue('--virt'))
     .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
     .option('--failed-exit <code>', 'exit code when the run finished but some hosts failed (0 for schedulers that count any other code as a failed job; the report keeps the truth)', failedExit, 2)
     .option('--upload <url>', 'send each archive to octo-collect at URL (as curl -F upload=@FILE URL); it stays in --out until accepted, and earlier runs\' leftovers go first');

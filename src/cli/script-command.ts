@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
 import { buildScript } from '../probe/script.js';
+import { containerSteps, listingScript } from '../containers/engines.js';
 import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr, out as writeOut } from './stdio.js';
@@ -33,6 +34,7 @@ export interface ScriptCommandOptions {
   sudo: boolean;
   javaDir: string[];
   list: boolean;
+  containers?: boolean;
 }
 
 const javaDirs = (v: string, prev: string[]): string[] => {
@@ -50,6 +52,7 @@ export function scriptCommand(): Command {
     .option('--sudo', `show how a --sudo scan starts the script (${SUDO_EXEC_COMMAND} first)`, false)
     .option('--java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
     .option('--list', 'a table of the probes instead of the script', false)
+    .option('--containers', 'what --containers adds: the container listing script (with --list: the commands it runs in each container)', false)
     .allowExcessArguments(false);
 }
 
@@ -92,6 +95,7 @@ export function listText(opts: ScriptCommandOptions): string {
     '',
     'Besides these, only shell builtins (printf, read, test, kill, wait, command -v, ...).',
     '',
+    ...(opts.containers ? [containerSteps(opts.sudo), ''] : []),
   ];
   return out.join('\n');
 }
@@ -104,6 +108,11 @@ export async function runScriptCommand(args: string[]): Promise<number> {
   const opts = cmd.opts() as ScriptCommandOptions;
   if (opts.list) {
     writeOut(listText(opts));
+    return 0;
+  }
+  if (opts.containers) {
+    writeErr(`${containerSteps(opts.sudo)}\nStandard output below is the listing script of step 1; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan.\n`);
+    writeOut(listingScript(PLACEHOLDER_TOKEN));
     return 0;
   }
   writeErr(

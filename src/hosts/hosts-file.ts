@@ -14,6 +14,9 @@
 //   jump      ProxyJump chain [user@]host[:port][,...], or none; empty = ssh_config decides
 //   tag       free text (no control characters but tab)
 //   sudo      yes/no (also true/false, 1/0): run the script as root through sudo; empty = --sudo
+//   containers yes/no: also scan the host's running containers; empty = --containers
+//   machine, config_host, cluster, virt   octoscan.xml configuration values (spec section 2);
+//             empty = the option's value. `host` is the address, so configuration/host is config_host.
 import { createReadStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
@@ -23,7 +26,9 @@ import { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue 
 import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
 
-export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo'] as const;
+export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo', 'containers', 'machine', 'config_host', 'cluster', 'virt'] as const;
+/** Hosts-file column -> HostConfig field. */
+const CONFIG_COLUMNS = [['machine', 'machine'], ['config_host', 'host'], ['cluster', 'cluster'], ['virt', 'virt']] as const;
 type Column = (typeof KNOWN_COLUMNS)[number];
 
 export interface HostsFileDefaults {
@@ -250,12 +255,23 @@ class HostsFileParser extends Parser {
       }
     }
 
-    let sudo: boolean | undefined;
-    if (index.sudo !== undefined && fields[index.sudo] !== '') {
-      const v = fields[index.sudo].toLowerCase();
-      if (['yes', 'true', '1'].includes(v)) sudo = true;
-      else if (['no', 'false', '0'].includes(v)) sudo = false;
-      else this.valueError(line, 'sudo', fields[index.sudo], 'sudo must be yes or no (or empty for the --sudo default)');
+    const yesNo = (column: 'sudo' | 'containers'): boolean | undefined => {
+      const i = index[column];
+      if (i === undefined || fields[i] === '') return undefined;
+      const v = fields[i].toLowerCase();
+      if (['yes', 'true', '1'].includes(v)) return true;
+      if (['no', 'false', '0'].includes(v)) return false;
+      this.valueError(line, column, fields[i], `${column} must be yes or no (or empty for the --${column} default)`);
+      return undefined;
+    };
+    const sudo = yesNo('sudo');
+    const containers = yesNo('containers');
+    const config: Record<string, string> = {};
+    for (const [column, key] of CONFIG_COLUMNS) {
+      const i = index[column];
+      if (i === undefined || fields[i] === '') continue;
+      if (hasControlButTab(fields[i])) this.valueError(line, column, fields[i], REASON.tagChars.replace(/tag/g, column));
+      else config[key] = fields[i];
     }
 
     let tag = '';
@@ -278,6 +294,8 @@ class HostsFileParser extends Parser {
     };
     if (jump !== undefined) spec.jump = jump;
     if (sudo !== undefined) spec.sudo = sudo;
+    if (containers !== undefined) spec.containers = containers;
+    if (Object.keys(config).length) spec.config = config;
     return spec;
   }
 

@@ -1,7 +1,7 @@
 // The entries the controller writes itself once the probe output is in, per
 // operating system: octoscan.xml in its Linux or macOS form, and whatever else
 // that form needs. scan-host.ts stays the same for every OS.
-import { linuxOctoscanXml, macOctoscanXml } from '../archive/octoscan-xml.js';
+import { linuxOctoscanXml, macOctoscanXml, type ConfigurationValues } from '../archive/octoscan-xml.js';
 import { ScanError } from '../errors.js';
 import type { HostSpec } from '../types.js';
 import type { Collected } from './collector.js';
@@ -17,6 +17,8 @@ export interface FinalContext {
   onTargetMs: number;
   /** The target's standard error (kept head), for OSes whose archive records it. */
   stderr: string;
+  /** configuration values (a container's, else the host's own from spec.config). */
+  config?: ConfigurationValues;
 }
 
 export interface FinalPlan {
@@ -45,6 +47,7 @@ function linuxPlan(c: FinalContext): FinalPlan {
     effectiveUserId: integerFact(f, 'euid'),
     login: f['login'] ?? '',
     tag: c.spec.tag,
+    config: c.config ?? c.spec.config,
     warnings: c.collected.warnings,
     durationMs: c.onTargetMs,
   });

@@ -63,16 +63,21 @@ export async function startScript(session: Session, script: string, p: Privilege
   return { proc, command: PLAIN_COMMAND };
 }
 
+/** `stopped`: the refused process, for a caller that must end it (a shell that never answered). */
+export type Verified = { proc: RemoteProcess } | { refused: string; stderr: string; code: number | null; stopped: RemoteProcess };
+
 /**
  * Starts a sudo command and waits until either the root shell printed the
  * marker (then the caller sends the script) or sudo gave up (its message).
+ * Also used for a shell in a container (src/containers/), sudo or not: the
+ * marker proves that the shell there runs before the script is sent.
  */
-async function trySudo(
+export async function trySudo(
   session: Session,
   command: string,
   ask: { prompt: string; password: string } | undefined,
   answerMs: number,
-): Promise<{ proc: RemoteProcess } | { refused: string }> {
+): Promise<Verified> {
   const proc = await session.start(command);
   const marker = `octoscan-root-${randomBytes(12).toString('hex')}`;
   const line = markerLine(marker);
@@ -81,7 +86,7 @@ async function trySudo(
   let prompts = 0;
   return new Promise((resolve, reject) => {
     let settled = false;
-    const finish = (v: { proc: RemoteProcess } | { refused: string }): void => {
+    const finish = (v: { proc: RemoteProcess } | { refused: string }, code: number | null = null): void => {
       if (settled) return;
       settled = true;
       // A connection that failed (openssh: ssh exited 255) is not sudo's refusal.
@@ -95,7 +100,10 @@ async function trySudo(
       proc.stderr.off('data', onErr);
       // Not paused: nothing more arrives until the script is sent, and a paused
       // stream would not restart for the 'data' listeners that read it next.
-      if ('refused' in v) proc.stdin.destroy();
+      if ('refused' in v) {
+        proc.stdin.destroy();
+        return resolve({ ...v, stderr, code, stopped: proc });
+      }
       resolve(v);
     };
     const onOut = (chunk: Buffer): void => {
@@ -141,7 +149,7 @@ async function trySudo(
     if (!ask) proc.stdin.write(line);
     void proc.exit.then((x) => {
       // Let the last stderr bytes in before quoting sudo.
-      setImmediate(() => finish({ refused: sudoSays(stderr, ask?.prompt, x.code) }));
+      setImmediate(() => finish({ refused: sudoSays(stderr, ask?.prompt, x.code) }, x.code));
     });
   });
 }

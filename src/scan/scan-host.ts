@@ -1,6 +1,8 @@
 // One host, start to end: connect, run the probe script, stream its output
-// into an archive, name the archive. Never throws: whatever happens becomes a
-// HostOutcome with its class and phase (as Vuls keeps a failed host as a result).
+// into an archive, name the archive; with --containers, then its containers
+// over the same connection (src/containers/), each through runScript below.
+// Never throws: whatever happens becomes a HostOutcome with its class and
+// phase (as Vuls keeps a failed host as a result).
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
@@ -9,7 +11,9 @@ import { FrameError, newToken } from '../probe/frames.js';
 import { buildScript, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
-import type { ConnectOptions, Session, Transport } from '../transport/transport.js';
+import type { ConnectOptions, RemoteProcess, Session, Transport } from '../transport/transport.js';
+import type { ConfigurationValues } from '../archive/octoscan-xml.js';
+import { scanContainers, type ContainerSettings } from '../containers/scan-containers.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
 import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
@@ -32,6 +36,8 @@ export interface ScanSettings {
   /** --sudo (a host's `sudo` column overrides it) and the sudo password, if one was given. */
   sudo?: boolean;
   sudoPassword?: string;
+  /** --containers and its bounds; a host's `containers` column overrides `enabled`. */
+  containers?: ContainerSettings;
 }
 
 // The target's standard error: diagnostics on Linux, the stderr.log entry on macOS (where
@@ -58,26 +64,107 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
   s.signal?.addEventListener('abort', onInterrupt, { once: true });
 
   let session: Session | undefined;
-  let writer: ArchiveWriter | undefined;
-  let collector: Collector | undefined;
-  let lingerTimer: NodeJS.Timeout | undefined;
   const result = (cls: HostOutcome['class'], message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
     spec, class: cls, phase, message: escapeControls(message), startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: attempt, ...extra,
   });
 
   try {
-    const uuid = randomUUID();
-    const token = newToken();
-    const script = buildScript(s.sections, { token, javaDirs: s.javaDirs });
     session = await s.transport.connect(spec, {
       ...s.connect,
       signal: host.signal,
       onPhase: (p) => (phase = p),
       warn: s.warn,
     });
+    const liveSession = session;
+    const wantContainers = spec.containers ?? s.containers?.enabled ?? false;
+    const run = await runScript(liveSession, spec, s, {
+      where,
+      signal: host.signal,
+      onPhase: (p) => (phase = p),
+      start: (script) => startScript(liveSession, script, { sudo: spec.sudo ?? s.sudo ?? false, sudoPassword: s.sudoPassword, answerMs: s.connect.authTimeoutMs }),
+      // A command left behind holds the channel open; with containers still to
+      // scan over this connection, only that command goes.
+      linger: (proc) => (wantContainers ? proc.kill() : liveSession.close()),
+      attempt,
+      startedAt,
+    });
+    phase = 'done';
+    const base = run.refused
+      ? // An archive, but not the one asked for: its own class, counted as failed (exit code, retry file).
+        result('sudo', sudoMessage(where, spec.user, run.refused), { phase: 'exec', archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs })
+      : result('ok', '', { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs });
+    if (!wantContainers || !s.containers) return base;
+    // The host's deadline covered the host; each container has its own.
+    clearTimeout(deadline);
+    if (run.os !== 'linux') return { ...base, containers: [] };
+    const containers = await scanContainers(liveSession, spec, s, { where, fqdn: run.fqdn, started: run.command });
+    return { ...base, containers };
+  } catch (err) {
+    const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
+    if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);
+    return result(e.cls, e.message, { phase: e.phase, transient: e.transient });
+  } finally {
+    clearTimeout(deadline);
+    s.signal?.removeEventListener('abort', onInterrupt);
+    session?.close();
+  }
+}
 
-    phase = 'exec';
-    throwIfAborted(host.signal);
+/** One run of the probe script on an open session: a host's shell or a container's. */
+export interface ScriptRun {
+  where: string;
+  /** The host's deadline and interrupt, or a container's. */
+  signal: AbortSignal;
+  onPhase: (p: Phase) => void;
+  /** Starts the shell the script goes to and sends it (sudo, an engine's exec). */
+  start: (script: string) => Promise<Started>;
+  /** After the end record, when the command still holds its channel open. */
+  linger: (proc: RemoteProcess) => void;
+  /** configuration values of this archive (else the host's own, spec.config). */
+  config?: ConfigurationValues;
+  /** Written into scan.json (what a container scan adds: engine, id, name, image). */
+  extra?: Record<string, unknown>;
+  attempt: number;
+  startedAt: Date;
+}
+
+export interface ScriptResult {
+  path: string;
+  bytes: number;
+  os: 'linux' | 'darwin';
+  warnings: number;
+  onTargetMs: number;
+  /** The target's own fqdn (octoscan.xml). */
+  fqdn: string;
+  /** The command that ran the script. */
+  command: string;
+  refused?: string;
+}
+
+/**
+ * The probe script through one shell into one archive: the same collector,
+ * caps, frame token and entry-name rules for a host and for each of its
+ * containers. Throws a ScanError (or anything, for a bug); the caller classifies.
+ */
+export async function runScript(session: Session, spec: HostSpec, s: ScanSettings, r: ScriptRun): Promise<ScriptResult> {
+  let phase: Phase = 'exec';
+  const setPhase = (p: Phase): void => {
+    phase = p;
+    r.onPhase(p);
+  };
+  const { where, signal } = r;
+  let writer: ArchiveWriter | undefined;
+  let collector: Collector | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let proc: RemoteProcess | undefined;
+  let lingered: (x: { code: number | null; signal?: string }) => void = () => {};
+  const afterLinger = new Promise<{ code: number | null; signal?: string }>((res) => (lingered = res));
+  try {
+    const uuid = randomUUID();
+    const token = newToken();
+    const script = buildScript(s.sections, { token, javaDirs: s.javaDirs });
+    setPhase('exec');
+    throwIfAborted(signal);
     writer = await ArchiveWriter.create(s.outDir, uuid);
     let spills = 0;
     collector = new Collector({
@@ -87,31 +174,42 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       hostCap: s.hostCap,
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
       onDone: () => {
-        lingerTimer = setTimeout(() => session?.close(), AFTER_END_GRACE_MS);
+        lingerTimer = setTimeout(() => {
+          if (proc) r.linger(proc);
+          // sshd confirms a channel's close only once the command's children let go;
+          // the end record is in, so the data is complete: stop waiting for the stream.
+          lingerTimer = setTimeout(() => {
+            if (proc && !proc.stdout.readableEnded) {
+              // Whatever the command still writes now is pushed after EOF: an 'error', never a crash.
+              proc.stdout.on('error', () => {});
+              proc.stdout.push(null);
+            }
+            lingered({ code: null, signal: 'left running' });
+          }, AFTER_END_GRACE_MS);
+        }, AFTER_END_GRACE_MS);
       },
     });
     const execStarted = performance.now();
-    const started: Started = await abortable(
-      startScript(session, script, { sudo: spec.sudo ?? s.sudo ?? false, sudoPassword: s.sudoPassword, answerMs: s.connect.authTimeoutMs }),
-      host.signal,
-    );
-    const proc = started.proc;
+    const started: Started = await abortable(r.start(script), signal);
+    proc = started.proc;
+    const liveProc = proc;
 
-    phase = 'stream';
-    const stderr = keepHead(proc.stderr, STDERR_KEEP);
-    const liveSession = session;
-    const abortStream = (): void => liveSession.close();
-    host.signal.addEventListener('abort', abortStream, { once: true });
+    setPhase('stream');
+    const stderr = keepHead(liveProc.stderr, STDERR_KEEP);
+    const abortStream = (): void => liveProc.kill();
+    signal.addEventListener('abort', abortStream, { once: true });
     let collected: Collected;
     try {
-      collected = await collector.consume(proc.stdout);
+      // Raced with the deadline: killing one command need not end its stream
+      // (sshd may keep the channel while the command's children hold it).
+      collected = await abortable(collector.consume(liveProc.stdout), signal);
     } catch (err) {
-      throwIfAborted(host.signal);
+      throwIfAborted(signal);
       if (err instanceof FrameError) {
         if (session.failure) {
           // ssh's verdict comes with its exit, just after its output ended.
           let wait: NodeJS.Timeout | undefined;
-          await Promise.race([proc.exit, new Promise((r) => (wait = setTimeout(r, 1000)))]);
+          await Promise.race([liveProc.exit, new Promise((res) => (wait = setTimeout(res, 1000)))]);
           clearTimeout(wait);
           const failed = session.failure();
           if (failed) throw failed;
@@ -120,42 +218,36 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
         throw protocolError(where, 'stream', `bad probe output: ${err.message}${lost ? ` (connection: ${lost})` : ''}`);
       }
       throw err;
+    } finally {
+      signal.removeEventListener('abort', abortStream);
     }
-    throwIfAborted(host.signal);
+    throwIfAborted(signal);
     const onTargetMs = performance.now() - execStarted;
-    const exit = await abortable(proc.exit, host.signal);
-    host.signal.removeEventListener('abort', abortStream);
+    const exit = await abortable(Promise.race([liveProc.exit, afterLinger]), signal);
     const failed = session.failure?.();
     if (failed && collected.facts['os'] === undefined) throw failed;
 
-    phase = 'archive';
+    setPhase('archive');
     if (started.refused) {
       // First in the list: it happened before any probe ran, and it explains the root-only warnings after it.
       collected.warnings.unshift({ id: 1004, message: `add_command_output exception ['sudo', '-n', '/bin/sh', '-s']: ${started.refused}` });
     }
-    const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: stderr() });
+    const plan = finalPlan({ uuid, spec, where, collected, startedAt: r.startedAt, onTargetMs, stderr: stderr(), config: r.config });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
-      attempt, startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096), command: started.command, sudoRefused: started.refused,
+      attempt: r.attempt, startedAt: r.startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096), command: started.command, sudoRefused: started.refused, extra: r.extra,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
-    phase = 'done';
-    if (started.refused) {
-      // An archive, but not the one asked for: its own class, counted as failed (exit code, retry file).
-      return result('sudo', sudoMessage(where, spec.user, started.refused), { phase: 'exec', archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
-    }
-    return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
+    return {
+      path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs,
+      fqdn: collected.facts['fqdn'] || spec.host, command: started.command, refused: started.refused,
+    };
   } catch (err) {
-    const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
-    if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);
-    return result(e.cls, e.message, { phase: e.phase, transient: e.transient });
+    throw signal.aborted && signal.reason instanceof ScanError ? signal.reason : asScanError(err, where, phase);
   } finally {
-    clearTimeout(deadline);
     clearTimeout(lingerTimer);
-    s.signal?.removeEventListener('abort', onInterrupt);
-    session?.close();
     await collector?.dispose();
     await writer?.abort();
   }
@@ -213,7 +305,7 @@ function scanReport(
   s: ScanSettings,
   session: Session,
   c: Collected,
-  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string; command: string; sudoRefused?: string },
+  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string; command: string; sudoRefused?: string; extra?: Record<string, unknown> },
 ): string {
   return JSON.stringify(
     {
@@ -223,6 +315,7 @@ function scanReport(
       command: run.command,
       ...(run.sudoRefused ? { sudoRefused: run.sudoRefused } : {}),
       target: { host: spec.host, port: spec.port, user: spec.user },
+      ...run.extra,
       attempt: run.attempt,
       startedAt: run.startedAt.toISOString(),
       onTargetMs: run.onTargetMs,

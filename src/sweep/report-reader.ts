@@ -41,13 +41,17 @@ export function rowsOfOutcomes(outcomes: HostOutcome[]): SummaryRow[] {
 
 export class ReportReadError extends Error {}
 
+/** A container's row (--containers) shares its host's host/port/user; the summary is about hosts. */
+const isHostRow = (r: Record<string, unknown>): boolean => !r['container_id'] && !r['engine'];
+
 export async function readReportRows(path: string): Promise<SummaryRow[]> {
   const text = await readFile(path, 'utf8');
   if (isJsonLines(path)) {
     return text.split(/\r?\n/).flatMap((line, i) => {
       if (!line.trim()) return [];
       try {
-        return [summaryRow(JSON.parse(line) as Record<string, unknown>)];
+        const r = JSON.parse(line) as Record<string, unknown>;
+        return isHostRow(r) ? [summaryRow(r)] : [];
       } catch {
         throw new ReportReadError(`${path}:${i + 1}: not a JSON object; give a report written by --report`);
       }
@@ -60,7 +64,7 @@ export async function readReportRows(path: string): Promise<SummaryRow[]> {
     throw new ReportReadError(`${path}: ${(err as Error).message}`);
   }
   if (records.length && !('class' in records[0] && 'host' in records[0])) throw new ReportReadError(`${path}: no host and class columns; give a report written by --report`);
-  return records.map((r) => summaryRow(r, uncell));
+  return records.filter(isHostRow).map((r) => summaryRow(r, uncell));
 }
 
 /** The identity of a host across runs, as --resume uses it. */

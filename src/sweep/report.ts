@@ -7,7 +7,11 @@ import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
 
-export const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'upload'] as const;
+// The container columns come last (issue 17), then upload (issue 14): readers of the older columns keep working.
+export const REPORT_COLUMNS = [
+  'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
+  'engine', 'container_id', 'container_name', 'image', 'upload',
+] as const;
 export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number>;
 
 export function reportRow(o: HostOutcome): ReportRow {
@@ -25,6 +29,10 @@ export function reportRow(o: HostOutcome): ReportRow {
     bytes: o.bytes,
     warnings: o.warnings,
     attempts: o.attempts,
+    engine: o.container?.engine ?? '',
+    container_id: o.container?.id ?? '',
+    container_name: escapeControls(o.container?.name ?? ''),
+    image: escapeControls(o.container?.image ?? ''),
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
   };
@@ -60,7 +68,8 @@ export async function writeReport(path: string, outcomes: HostOutcome[]): Promis
 export async function okHostsOf(path: string): Promise<Set<string>> {
   const ok = new Set<string>();
   const add = (r: Record<string, unknown>): void => {
-    if (r['class'] === 'ok') ok.add(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`);
+    // A container's row shares its host's host/port/user: only the host's own row counts.
+    if (r['class'] === 'ok' && !r['container_id'] && !r['engine']) ok.add(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`);
   };
   if (isJsonLines(path)) {
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });

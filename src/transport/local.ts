@@ -24,7 +24,14 @@ export const localTransport: Transport = {
           });
           child.on('error', () => resolve({ code: null }));
         });
-        return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit };
+        const kill = (): void => {
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        };
+        return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit, kill };
       },
       close(): void {
         for (const pid of children) {

@@ -124,7 +124,14 @@ export const opensshTransport: Transport = {
             resolve({ code: null });
           });
         });
-        return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit };
+        const kill = (): void => {
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        };
+        return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit, kill };
       },
       failure: () => failure,
       lostReason: () => failure?.message,

@@ -395,7 +395,21 @@ function sshSession(conn: Connection, client: Client, info: Record<string, strin
           channel.on('error', () => {});
           channel.stdin.on('error', () => {});
           channel.stderr.on('error', () => {});
-          resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, exit });
+          const kill = (): void => {
+            // A signal first (sshd passes it on; TERM, since sudo and an engine's exec
+            // relay it to the command in the container, KILL would orphan that), then the channel.
+            try {
+              channel.signal('TERM');
+            } catch {
+              /* not writable any more */
+            }
+            try {
+              channel.close();
+            } catch {
+              /* already closed */
+            }
+          };
+          resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, exit, kill });
         };
         try {
           client.exec(command, onExec);

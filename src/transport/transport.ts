@@ -12,6 +12,11 @@ export interface RemoteProcess {
   stderr: Readable;
   /** code is null when the channel closed without an exit status (killed, dropped). */
   exit: Promise<{ code: number | null; signal?: string }>;
+  /**
+   * Ends this one command and leaves the session open (a container's shell
+   * that overran its deadline, while the host's other containers go on).
+   */
+  kill(): void;
 }
 
 export interface Session {

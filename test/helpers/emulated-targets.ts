@@ -507,7 +507,7 @@ exit 1
 const JAVA_VERSIONS = (n: string): string => path.join(FIXTURES_DIR, 'java-versions', n);
 const OTHER = (n: string): string => path.join(FIXTURES_DIR, n);
 
-interface LinuxJava {
+export interface LinuxJava {
   path: string;
   text: string; // fixture file holding `java -version` stderr
   jdk?: boolean;
@@ -607,6 +607,8 @@ export interface BuildOptions {
   root: string;
   user: { name: string; uid: number; gid: number };
   address: string;
+  /** JVMs to place instead of the profile's component set (container images, issue 17). */
+  java?: LinuxJava[];
 }
 
 class Builder {
@@ -779,7 +781,7 @@ class Builder {
   }
 
   private linuxJava(): void {
-    const javas = COMPONENTS[this.name]?.java ?? [];
+    const javas = this.o.java ?? COMPONENTS[this.name]?.java ?? [];
     const records: JavaExpectation[] = [];
     for (const [i, j] of javas.entries()) {
       const id = `java-${i + 1}`;
@@ -1067,6 +1069,23 @@ class Builder {
     apps.forEach((a, i) => this.expectEntry(`apps/app_${i + 1}.plist`, readFileSync(this.at(`/Applications/${a}/Contents/Info.plist`)), `/Applications/${a}`));
     this.expect.javaPlists.forEach((d, i) => this.expectEntry(`java/java_${i + 1}.plist`, d, 'synthesized Info.plist'));
   }
+}
+
+/**
+ * One profile's root folder, built as for the farm's chroots (a container
+ * image's root, issue 17), with what the scan must find there. No /dev/null:
+ * an engine gives a container its own /dev.
+ */
+export function buildProfileRoot(name: string, root: string, opts: { java?: LinuxJava[] } = {}): EmulatedTarget {
+  const dir = path.join(FIXTURES_DIR, name);
+  const info = profileInfo(name, dir);
+  if (info.family === 'darwin' || info.family === 'unsupported') throw new Error(`emulated targets: ${name} is not a Linux profile`);
+  return new Builder(name, dir, info, { root, user: { name: USER, uid: 0, gid: 0 }, address: '', java: opts.java }).build();
+}
+
+/** A fixture file of java -version output, for buildProfileRoot's java option. */
+export function javaVersionFixture(name: string): string {
+  return JAVA_VERSIONS(name);
 }
 
 let hostArchCache: string | undefined;

@@ -32,7 +32,7 @@ else warnIfStale();
 
 const GOOD = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'upload'];
+const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'engine', 'container_id', 'container_name', 'image', 'upload'];
 const TEMP_PREFIX = '.octoscan-tmp-';
 const FORMULA_TAG = '=cmd()';
 // Generous: with other suites loading a 2-CPU machine, the controller's event
@@ -615,7 +615,7 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
         {
           name: 'unknown-column.csv',
           text: `host,port,usr\n${srv.address},${srv.port},${farm.user.name}\n`,
-          message: (f) => `${f}:1: unknown column "usr"; known columns are host, port, user, identity, jump, tag, sudo`,
+          message: (f) => `${f}:1: unknown column "usr"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt`,
         },
         {
           name: 'duplicate.csv',

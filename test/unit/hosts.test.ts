@@ -415,12 +415,12 @@ describe('readHostsFile', () => {
   it('rejects unknown, duplicate, nameless and missing header columns', async () => {
     assert.equal(
       await fileError('host,hostname\ndb01,x\n'),
-      'hosts.csv:1: unknown column "hostname"; known columns are host, port, user, identity, jump, tag, sudo',
+      'hosts.csv:1: unknown column "hostname"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt',
     );
     assert.equal(
       await fileError('# hosts\nname,Port\ndb01,22\n'),
       [
-        'hosts.csv:2: unknown column "name"; known columns are host, port, user, identity, jump, tag, sudo',
+        'hosts.csv:2: unknown column "name"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt',
         'hosts.csv:2: missing column "host"; the header names "name", "port"',
       ].join('\n'),
     );

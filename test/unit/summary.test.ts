@@ -79,7 +79,7 @@ async function archive(dir: string, uuid: string, osRelease: string, warnings: {
 
 const rootOnly = (f: string, uid: number) => ({ id: 1002, message: `cannot read /sys/class/dmi/id/${f}: PermissionError(13, 'Permission denied') (readable by root only; scanned as uid ${uid})` });
 const row = (o: Partial<Record<(typeof REPORT_COLUMNS)[number], string | number>>): Record<string, string | number> => ({
-  host: 'h', port: 22, user: 'scan', tag: '', class: 'ok', phase: 'done', message: '', archive: '', duration_ms: 1000, bytes: 1000, warnings: 0, attempts: 1, ...o,
+  host: 'h', port: 22, user: 'scan', tag: '', class: 'ok', phase: 'done', message: '', archive: '', duration_ms: 1000, bytes: 1000, warnings: 0, attempts: 1, engine: '', container_id: '', container_name: '', image: '', ...o,
 });
 const csv = (rows: Record<string, string | number>[]): string => [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 

@@ -1,0 +1,346 @@
+// Issue 17, the parts that need no engine: reading each engine's listing in
+// its documented format, refusing ids that are not hex before they reach a
+// command, telling "no /bin/sh" from a stalled shell and a sudo refusal, the
+// configuration values in the spec's order, and the hosts-file columns.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { configurationInfos, linuxOctoscanXml } from '../../src/archive/octoscan-xml.js';
+import { execCommand, listingScript, parseListing, uniqueContainers } from '../../src/containers/engines.js';
+import { classifyRefusal, scanContainers } from '../../src/containers/scan-containers.js';
+import { readHostsFile } from '../../src/hosts/index.js';
+import { serialize, el } from '../../src/archive/xml.js';
+import type { ScanSettings } from '../../src/scan/scan-host.js';
+import { formatReport, okHostsOf } from '../../src/sweep/report.js';
+import { readReportRows } from '../../src/sweep/report-reader.js';
+import { writeFileSync } from 'node:fs';
+import type { RemoteProcess, Session } from '../../src/transport/transport.js';
+import type { HostSpec } from '../../src/types.js';
+import { darwinProbes, linuxProbes } from '../../targets/index.js';
+import { minimalScan, tokenOf } from '../helpers/fake-ssh-server.js';
+
+const T = `@@OCTO:${'ab'.repeat(16)}@@`;
+const ID1 = 'a'.repeat(64);
+const ID2 = '0123456789ab'.repeat(5) + 'cdef';
+
+function listing(parts: { engine: string; path?: string; stdout: string; rc?: number; stderr?: string }[]): string {
+  return (
+    parts.map((p) => `${T} ENGINE ${p.engine} ${p.path ?? `/usr/bin/${p.engine}`}\n${p.stdout}\n${T} RC ${p.rc ?? 0}\n${p.stderr ?? ''}\n\n${T} DONE\n`).join('') +
+    `${T} END\n`
+  );
+}
+
+describe('engine listings', () => {
+  it('docker ps --format {{json .}}: one object per line, Names and Labels as docker prints them', () => {
+    const stdout = [
+      JSON.stringify({ Command: '"nginx -g…"', ID: ID1, Image: 'nginx:1.25', Labels: 'maintainer=NGINX Docker Maintainers <docker-maint@nginx.com>,io.kubernetes.pod.name=web-0', Names: 'web', State: 'running' }),
+      JSON.stringify({ ID: ID2, Image: 'gcr.io/distroless/java17', Labels: '', Names: 'api', State: 'running' }),
+    ].join('\n');
+    const [l] = parseListing(listing([{ engine: 'docker', stdout }]), T);
+    assert.equal(l.error, undefined);
+    assert.deepEqual(l.containers, [
+      { engine: 'docker', id: ID1, name: 'web', image: 'nginx:1.25', pod: 'web-0' },
+      { engine: 'docker', id: ID2, name: 'api', image: 'gcr.io/distroless/java17' },
+    ]);
+  });
+
+  it('podman ps --format json: an array, Names a list, Labels an object or null', () => {
+    const stdout = JSON.stringify([
+      { Id: ID1, Names: ['db'], Image: 'docker.io/library/postgres:16', Labels: null, PodName: '' },
+      { Id: ID2, Names: ['app', 'alias'], Image: 'localhost/app:latest', Labels: { 'io.kubernetes.pod.name': 'app-pod' } },
+    ]);
+    const [l] = parseListing(listing([{ engine: 'podman', stdout }]), T);
+    assert.deepEqual(l.containers, [
+      { engine: 'podman', id: ID1, name: 'db', image: 'docker.io/library/postgres:16' },
+      { engine: 'podman', id: ID2, name: 'app', image: 'localhost/app:latest', pod: 'app-pod' },
+    ]);
+    assert.deepEqual(parseListing(listing([{ engine: 'podman', stdout: '[]' }]), T)[0].containers, []);
+  });
+
+  it('crictl ps -o json: metadata.name, the image reference, the pod from the CRI labels; only running ones', () => {
+    const stdout = JSON.stringify({
+      containers: [
+        { id: ID1, podSandboxId: 'f'.repeat(64), metadata: { name: 'app', attempt: 0 }, image: { image: 'registry.k8s.io/pause:3.9' }, imageRef: 'sha256:' + 'e'.repeat(64), state: 'CONTAINER_RUNNING', labels: { 'io.kubernetes.pod.name': 'shop-7d4b9c-x2x9q', 'io.kubernetes.pod.namespace': 'shop' } },
+        { id: ID2, metadata: { name: 'sidecar' }, image: { image: 'sha256:' + 'd'.repeat(64) }, imageRef: 'docker.io/envoyproxy/envoy@sha256:' + 'c'.repeat(64), state: 'CONTAINER_RUNNING', labels: {} },
+        { id: 'b'.repeat(64), metadata: { name: 'done' }, image: { image: 'x' }, state: 'CONTAINER_EXITED', labels: {} },
+      ],
+    });
+    const [l] = parseListing(listing([{ engine: 'crictl', stdout }]), T);
+    assert.deepEqual(l.containers, [
+      { engine: 'crictl', id: ID1, name: 'app', image: 'registry.k8s.io/pause:3.9', pod: 'shop-7d4b9c-x2x9q' },
+      { engine: 'crictl', id: ID2, name: 'sidecar', image: 'docker.io/envoyproxy/envoy@sha256:' + 'c'.repeat(64) },
+    ]);
+  });
+
+  it('a docker client without a daemon is "not running"; a refusal is an error that quotes the engine', () => {
+    const ls = parseListing(
+      listing([
+        { engine: 'docker', stdout: '', rc: 1, stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' },
+        { engine: 'podman', stdout: '', rc: 125, stderr: 'Error: open /var/lib/containers/storage/db.sql: permission denied' },
+      ]),
+      T,
+    );
+    assert.match(ls[0].notRunning!, /Cannot connect to the Docker daemon/);
+    assert.equal(ls[0].error, undefined);
+    assert.equal(ls[1].error, 'podman ps failed (exit 125): Error: open /var/lib/containers/storage/db.sql: permission denied');
+  });
+
+  it('an id that is not hex never reaches a command: the engine gets an error row, not a scan', () => {
+    const stdout = JSON.stringify([{ Id: `${ID1}; rm -rf /`, Names: ['x'], Image: 'i' }]);
+    const [l] = parseListing(listing([{ engine: 'podman', stdout }]), T);
+    assert.deepEqual(l.containers, []);
+    assert.match(l.error!, /not 12 to 64 hex digits/);
+    assert.throws(() => execCommand('/usr/bin/docker', 'abc; reboot'), /unsafe container id/);
+    assert.throws(() => execCommand('/usr/bin/dock er', ID1), /unsafe engine path/);
+    assert.equal(execCommand('/usr/bin/docker', ID1), `/usr/bin/docker exec -i ${ID1} /bin/sh -s`);
+  });
+
+  it('a listing that ends early or breaks its frames is refused; peer text in names stays text', () => {
+    assert.throws(() => parseListing(`${T} ENGINE docker /usr/bin/docker\n`, T), /ended early/);
+    const stdout = JSON.stringify([{ Id: ID1, Names: ['evil\u001b[2Jname'], Image: 'img\nnext' }]);
+    const [l] = parseListing(listing([{ engine: 'podman', stdout }]), T);
+    assert.equal(l.containers[0].name, 'evil\u001b[2Jname', 'kept as given; escaped where shown (report, stderr)');
+  });
+
+  it('the same container through two engines (podman-docker) is scanned once, by the first', () => {
+    const d = JSON.stringify({ ID: ID1, Names: 'web', Image: 'i', Labels: '' });
+    const p = JSON.stringify([{ Id: ID1, Names: ['web'], Image: 'i' }, { Id: ID2, Names: ['db'], Image: 'j' }]);
+    const u = uniqueContainers(parseListing(listing([{ engine: 'docker', stdout: d }, { engine: 'podman', stdout: p }]), T));
+    assert.deepEqual(u.map((x) => [x.container.engine, x.container.id, x.path]), [['docker', ID1, '/usr/bin/docker'], ['podman', ID2, '/usr/bin/podman']]);
+  });
+
+  it('the listing script runs in dash and busybox ash, passing stdout through and keeping stderr apart', () => {
+    const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+    execFileSync('/bin/sh', ['-c', `printf '#!/bin/sh\\necho "{\\\\"containers\\\\":[]}"\\n' > ${dir}/crictl; printf '#!/bin/sh\\necho "permission denied" >&2; exit 3\\n' > ${dir}/podman; chmod +x ${dir}/crictl ${dir}/podman`]);
+    for (const sh of ['/bin/dash', '/bin/busybox']) {
+      const args = sh.endsWith('busybox') ? ['sh', '-s'] : ['-s'];
+      const out = execFileSync(sh, args, { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
+      const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
+      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length, l.error ?? '']), [['podman', 0, 'podman ps failed (exit 3): permission denied'], ['crictl', 0, '']], sh);
+    }
+    // Not root: podman is named, not run (rootless podman would write its storage into the home folder).
+    if (process.getuid?.() === 0 && existsSync('/usr/bin/setpriv')) {
+      execFileSync('chmod', ['755', dir]);
+      const out = execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/dash', '-s'], { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
+      const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
+      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length]), [['podman', 0], ['crictl', 0]]);
+      assert.match(ls[0].error!, /^podman was not run: without root it would create rootless storage in the scan user's home/);
+    }
+    execFileSync('rm', ['-rf', dir]);
+  });
+});
+
+describe('why a container shell did not start', () => {
+  const plain = { kind: 'plain' } as const;
+  it('no /bin/sh: docker/podman exit 126/127 or say so', () => {
+    const e = classifyRefusal('h c', { refused: 'x', code: 127, stderr: 'Error: runc: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory: OCI runtime attempted to invoke a command that was not found' }, plain, 60_000);
+    assert.equal(e.cls, 'no-shell');
+    assert.match(e.message, /^h c: no \/bin\/sh in the container .*no archive \(engine: Error: runc: exec failed/);
+  });
+  it('a shell that never answers is a timeout; sudo refusing is sudo; anything else is protocol', () => {
+    assert.equal(classifyRefusal('h', { refused: 'sudo did not answer within 60 s', code: null, stderr: '' }, plain, 60_000).cls, 'timeout');
+    assert.equal(classifyRefusal('h', { refused: 'sudo: a password is required', code: 1, stderr: 'sudo: a password is required\n' }, { kind: 'sudo-n' }, 60_000).cls, 'sudo');
+    assert.equal(classifyRefusal('h', { refused: 'x', code: 1, stderr: 'Error: container is paused' }, plain, 60_000).cls, 'protocol');
+  });
+});
+
+describe('configuration values', () => {
+  it('tag always; then machine, host, cluster, container (True), virt, only when given', () => {
+    const names = (c: Parameters<typeof configurationInfos>[1]): string => serialize(el('configuration', [], configurationInfos('t', c)), '');
+    assert.equal(names({}).match(/name="(\w+)"/g)!.join(' '), 'name="tag"');
+    const all = names({ virt: 'kvm', container: true, cluster: 'c', host: 'h', machine: 'm' });
+    assert.equal(all.match(/name="(\w+)"/g)!.join(' '), 'name="tag" name="machine" name="host" name="cluster" name="container" name="virt"');
+    assert.match(all, /<info name="container" type="B" value="True"\/>/);
+    const xml = linuxOctoscanXml({ uuid: 'u', python: 'none', platform: 'p', fqdn: 'f', timestamp: 't', userId: '0', effectiveUserId: '0', login: 'root', tag: '', config: { cluster: 'prod & "eu"' }, warnings: [], durationMs: 1 });
+    assert.match(xml, /<configuration>\n\s+<info name="tag" type="S" value=""\/>\n\s+<info name="cluster" type="S" value="prod &amp; &quot;eu&quot;"\/>\n\s+<\/configuration>/);
+  });
+});
+
+describe('hosts-file columns', () => {
+  const read = (text: string) => readHostsFile('hosts.csv', { port: 22, user: 'root', identities: [] }, { input: Readable.from([Buffer.from(text)]) });
+  it('containers, machine, config_host, cluster, virt', async () => {
+    const r = await read('host,containers,machine,config_host,cluster,virt\na,yes,vm1,hv1,prod,kvm\nb,no,,,,\nc,,,,,\n');
+    assert.deepEqual(r.hosts.map((h) => [h.host, h.containers, h.config]), [
+      ['a', true, { machine: 'vm1', host: 'hv1', cluster: 'prod', virt: 'kvm' }],
+      ['b', false, undefined],
+      ['c', undefined, undefined],
+    ]);
+  });
+  it('bad values name file, line, column and what was expected', async () => {
+    await assert.rejects(read('host,containers,cluster\na,maybe,x\nb,yes,"x\u0001y"\n'), (e: Error) => {
+      assert.match(e.message, /hosts\.csv:2: column "containers": value "maybe": containers must be yes or no \(or empty for the --containers default\)/);
+      assert.match(e.message, /hosts\.csv:3: column "cluster": value .*: cluster must not contain control characters other than tab/);
+      return true;
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// A host's containers against a scripted session: the bound on containers at
+// once, a stalled one at its deadline while the others finish, no-shell.
+type Behaviour = 'ok' | 'stall' | 'no-shell' | 'linger';
+
+function scriptedSession(containers: { id: string; name: string; does: Behaviour }[]): { session: Session; commands: string[]; kills: string[]; maxAtOnce: () => number } {
+  const kills: string[] = [];
+  let active = 0;
+  let max = 0;
+  const commands: string[] = [];
+  const session: Session = {
+    info: { transport: 'scripted' },
+    async start(command: string): Promise<RemoteProcess> {
+      commands.push(command);
+      const stdin = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let done: (x: { code: number | null; signal?: string }) => void = () => {};
+      const exit = new Promise<{ code: number | null; signal?: string }>((r) => (done = r));
+      let running = true;
+      const end = (code: number | null): void => {
+        if (!running) return;
+        running = false;
+        stdout.end();
+        stderr.end();
+        done({ code });
+      };
+      let input = '';
+      if (command === '/bin/sh -s') {
+        // The listing script: answer as podman would.
+        stdin.on('data', (c: Buffer) => (input += c.toString()));
+        stdin.on('end', () => {
+          const t = /^t=(@@OCTO:[0-9a-f]{32}@@)$/m.exec(input)![1];
+          const json = JSON.stringify(containers.map((c) => ({ Id: c.id, Names: [c.name], Image: `img/${c.name}` })));
+          stdout.write(`${t} ENGINE podman /usr/bin/podman\n${json}\n\n${t} RC 0\n\n\n${t} DONE\n${t} END\n`);
+          end(0);
+        });
+        return { stdin, stdout, stderr, exit, kill: () => end(null) };
+      }
+      const c = containers.find((x) => command === `/usr/bin/podman exec -i ${x.id} /bin/sh -s`)!;
+      active++;
+      max = Math.max(max, active);
+      const finish = (code: number | null): void => {
+        if (running) active--;
+        end(code);
+      };
+      stdin.on('data', (chunk: Buffer) => {
+        const first = input === '';
+        input += chunk.toString();
+        if (first) {
+          const marker = /^printf '%s\\n' (\S+)$/m.exec(input)![1];
+          if (c.does === 'no-shell') {
+            stderr.write('Error: runc: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory\n');
+            setTimeout(() => finish(127), 10);
+          } else stdout.write(`${marker}\n`);
+        }
+      });
+      stdin.on('end', () => {
+        if (c.does === 'stall') return; // the script is never answered
+        setTimeout(() => {
+          stdout.write(minimalScan(tokenOf(input)));
+          // linger: a process the script left behind holds the channel; only kill() ends it.
+          if (c.does === 'ok') finish(0);
+        }, 150);
+      });
+      // As sshd does for a command whose children hold the channel: a kill is asked for, the close never confirmed.
+      return { stdin, stdout, stderr, exit, kill: () => (c.does === 'linger' ? kills.push(c.name) : finish(null)) };
+    },
+    close() {},
+  };
+  return { session, commands, kills, maxAtOnce: () => max };
+}
+
+describe('a host\'s containers, scripted', () => {
+  const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: 't', origin: { file: '<args>', line: 0 }, config: { cluster: 'k1' } };
+  const settings = (out: string, parallel: number, timeoutMs: number): ScanSettings => ({
+    outDir: out,
+    transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
+    connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
+    hostTimeoutMs: 60_000,
+    sections: { linux: linuxProbes, darwin: darwinProbes },
+    warn: () => {},
+    containers: { enabled: true, parallel, timeoutMs, listTimeoutMs: 5000 },
+  });
+  const ids = ['1', '2', '3', '4', '5'].map((d) => d.repeat(64));
+
+  for (const parallel of [1, 2]) {
+    it(`at most ${parallel} at once; the stalled one times out at its deadline while the others finish`, async () => {
+      const out = mkdtempSync('/tmp/octoscan-ctr-unit-');
+      try {
+        const s = scriptedSession([
+          { id: ids[0], name: 'stuck', does: 'stall' },
+          { id: ids[1], name: 'a', does: 'ok' },
+          { id: ids[2], name: 'distroless', does: 'no-shell' },
+          { id: ids[3], name: 'b', does: 'ok' },
+          { id: ids[4], name: 'c', does: 'ok' },
+        ]);
+        const t0 = performance.now();
+        const rows = await scanContainers(s.session, spec, settings(out, parallel, 3000), { where: 'scan@node1', fqdn: 'node1.example.com', started: '/bin/sh -s' });
+        const wall = performance.now() - t0;
+        assert.equal(s.maxAtOnce(), parallel, 'the bound is reached and never passed');
+        assert.deepEqual(rows.map((r) => [r.container?.name, r.class]), [['stuck', 'timeout'], ['a', 'ok'], ['distroless', 'no-shell'], ['b', 'ok'], ['c', 'ok']]);
+        assert.match(rows[0].message, /^scan@node1 podman container stuck \(111111111111\): per-container deadline of 3 s passed during stream$/);
+        assert.ok(rows[0].durationMs >= 2900 && rows[0].durationMs < 10_000, String(rows[0].durationMs));
+        // One at a time, the others wait for the stuck one; two at a time, they pass it.
+        if (parallel === 2) assert.ok(wall < 3000 + 3000, `${wall} ms`);
+        assert.equal(readdirSync(out).filter((f) => f.endsWith('.scal')).length, 3, 'an archive per container that ran the script, nothing else');
+        assert.deepEqual(readdirSync(out).filter((f) => !f.endsWith('.scal')), [], 'no temporaries left');
+        assert.equal(s.commands.filter((c) => c.includes(' exec -i ')).length, 5);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('report rows of containers', () => {
+  const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } };
+  const base = { spec, phase: 'done' as const, message: '', startedAt: new Date(), durationMs: 5, bytes: 0, warnings: 0, attempts: 1 };
+  const rows = [
+    { ...base, class: 'timeout' as const, message: 'node1: connect deadline' },
+    { ...base, class: 'ok' as const, archive: '/import/x.scal', container: { engine: 'docker' as const, id: ID1, name: '=cmd|calc', image: 'nginx' } },
+  ];
+  for (const file of ['r.csv', 'r.jsonl']) {
+    it(`${file}: container columns last; --resume and the summary read only the host's own row`, async () => {
+      const dir = mkdtempSync('/tmp/octoscan-ctr-report-');
+      try {
+        const path = `${dir}/${file}`;
+        const text = formatReport(path, rows);
+        writeFileSync(path, text);
+        if (file.endsWith('.csv')) {
+          const [head, , second] = text.split('\n');
+          assert.match(head, /,attempts,engine,container_id,container_name,image$/);
+          assert.ok(second.endsWith(`,docker,${ID1},'=cmd|calc,nginx`), second);
+        }
+        assert.equal((await okHostsOf(path)).size, 0, 'an ok container does not make its failed host ok');
+        assert.deepEqual((await readReportRows(path)).map((r) => r.class), ['timeout']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('a container whose script leaves a process holding its channel', () => {
+  it('keeps its complete archive: the command is ended after the grace period, not at the deadline', async () => {
+    const out = mkdtempSync('/tmp/octoscan-ctr-unit-');
+    try {
+      const s = scriptedSession([{ id: 'e'.repeat(64), name: 'daemonizer', does: 'linger' }, { id: 'f'.repeat(64), name: 'next', does: 'ok' }]);
+      const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } };
+      const rows = await scanContainers(s.session, spec, {
+        outDir: out,
+        transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
+        connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
+        hostTimeoutMs: 60_000,
+        sections: { linux: linuxProbes, darwin: darwinProbes },
+        warn: () => {},
+        containers: { enabled: true, parallel: 1, timeoutMs: 30_000, listTimeoutMs: 5000 },
+      }, { where: 'scan@node1', fqdn: 'node1', started: '/bin/sh -s' });
+      assert.deepEqual(rows.map((r) => [r.container?.name, r.class]), [['daemonizer', 'ok'], ['next', 'ok']], rows.map((r) => r.message).join(' | '));
+      assert.ok(rows[0].durationMs < 15_000, `${rows[0].durationMs} ms: ended after the grace, long before the 30 s deadline`);
+      assert.deepEqual(s.kills, ['daemonizer'], 'the lingering command was told to end');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
