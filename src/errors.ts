@@ -53,6 +53,11 @@ export function authError(where: string, user: string, tried: string[]): ScanErr
   return new ScanError('auth', 'auth', `${where}: authentication failed for user ${user}; tried ${methods}`);
 }
 
+/** A credential of this host's own that cannot be used: found before connecting, so nothing is tried. */
+export function credentialError(where: string, what: string, problem: string): ScanError {
+  return new ScanError('auth', 'auth', `${where}: ${what}: ${problem}; not connected`);
+}
+
 export function protocolError(where: string, phase: Phase, detail: string): ScanError {
   return new ScanError('protocol', phase, `${where}: ${detail}`);
 }

@@ -3,11 +3,10 @@
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError } from 'commander';
 import { setMaxListeners } from 'node:events';
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
@@ -17,9 +16,10 @@ import { createProgress, summaryLine } from '../sweep/progress.js';
 import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { localTransport } from '../transport/local.js';
-import { ssh2Transport } from '../transport/ssh2-transport.js';
+import { displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
+import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, checkReportName, identityProblem, PreflightError, readPassphraseFile } from './preflight.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
 import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     plan = await prepare(opts);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError) {
+    if (e instanceof UsageError || e instanceof PreflightError || e instanceof HostsError || e instanceof HostsFileError) {
       err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
     }
@@ -58,6 +58,8 @@ interface Plan {
   columns: string[];
   skipped: number;
   passphrase?: string;
+  /** Hosts that cannot be tried (a bad key of their own): they fail without connecting. */
+  rejected: Map<HostSpec, ScanError>;
 }
 
 /**
@@ -65,31 +67,21 @@ interface Plan {
  * Never from an argument: arguments are visible to every user in ps.
  */
 async function readPassphrase(opts: CliOptions): Promise<string | undefined> {
-  if (opts.passphraseFile) {
-    const st = await stat(opts.passphraseFile).catch((err: Error) => {
-      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: ${err.message}`);
-    });
-    if (!st.isFile()) throw new UsageError(`--passphrase-file ${opts.passphraseFile}: not a file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new UsageError(`--passphrase-file ${opts.passphraseFile}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-    }
-    const text = await readFile(opts.passphraseFile, 'utf8');
-    return text.replace(/\r?\n$/, '');
-  }
   const fromEnv = process.env.OCTOSCAN_SSH_PASSPHRASE || undefined;
   // Gone from our environment, so no child (the --local shell, its probes) can inherit it.
   delete process.env.OCTOSCAN_SSH_PASSPHRASE;
+  if (opts.passphraseFile) return readPassphraseFile(opts.passphraseFile);
   return fromEnv;
 }
 
 async function prepare(opts: CliOptions): Promise<Plan> {
-  const out = resolve(opts.out);
-  const st = await stat(out).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`--out ${opts.out}: not a folder`);
-  await access(out, constants.W_OK).catch(() => {
-    throw new UsageError(`--out ${opts.out}: folder is not writable`);
-  });
-  opts.out = out;
+  opts.out = await checkOutFolder(opts.out);
+  if (opts.report) {
+    checkReportName(opts.report);
+    await checkDestination('--report', opts.report);
+  }
+  if (opts.retryFile) await checkDestination('--retry-file', opts.retryFile);
+  if (opts.summary) await checkDestination('--summary', opts.summary);
   const summaryProblem = await checkSummaryOptions(opts);
   if (summaryProblem) throw new UsageError(summaryProblem);
 
@@ -129,7 +121,28 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     hosts = hosts.filter((h) => !done.has(resumeKey(h)));
     skipped = before - hosts.length;
   }
-  return { hosts, columns, skipped, passphrase: await readPassphrase(opts) };
+  const passphrase = await readPassphrase(opts);
+  let rejected = new Map<HostSpec, ScanError>();
+  if (!opts.local) {
+    await checkIdentities(opts.identity, passphrase);
+    await checkKnownHosts(opts.knownHosts, opts.hostKeyPolicy);
+    rejected = await rowIdentityProblems(hosts, passphrase);
+  }
+  return { hosts, columns, skipped, passphrase, rejected };
+}
+
+/** Keys named by a hosts file's `identity` column concern their rows only: those hosts fail, before connecting. */
+async function rowIdentityProblems(hosts: HostSpec[], passphrase: string | undefined): Promise<Map<HostSpec, ScanError>> {
+  const problems = new Map<string, Promise<string | undefined>>();
+  const rejected = new Map<HostSpec, ScanError>();
+  for (const h of hosts) {
+    const file = h.row?.['identity'];
+    if (!file) continue;
+    if (!problems.has(file)) problems.set(file, identityProblem(file, passphrase));
+    const problem = await problems.get(file);
+    if (problem) rejected.set(h, credentialError(displayTarget(h), `identity ${file} (${h.origin.file}:${h.origin.line})`, problem));
+  }
+  return rejected;
 }
 
 function defaultIdentities(): string[] {
@@ -199,6 +212,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       parallel: opts.parallel ?? autoParallelism(plan.hosts.length),
       retries: opts.retries,
       retryDelayMs: 1000,
+      rejected: plan.rejected,
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);

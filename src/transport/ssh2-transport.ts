@@ -56,7 +56,7 @@ function identity(path: string, passphrase: string | undefined): ParsedKey | str
     const parsed = utils.parseKey(readFileSync(path), passphrase);
     if (parsed instanceof Error) {
       result = /encrypted/i.test(parsed.message) && !passphrase
-        ? `identity ${path} is encrypted and no passphrase was given (set OCTOSCAN_SSH_PASSPHRASE)`
+        ? `identity ${path} is encrypted and no passphrase was given (--passphrase-file FILE or OCTOSCAN_SSH_PASSPHRASE)`
         : `identity ${path} cannot be used: ${parsed.message}`;
     } else {
       result = Array.isArray(parsed) ? parsed[0] : parsed;
