@@ -2,18 +2,20 @@
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError } from 'commander';
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
-import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
+import { FILE_REASON, HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
-import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
+import { createLog, startLine } from '../sweep/log.js';
+import { carriedRow, okRowsOf, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { localTransport } from '../transport/local.js';
 import { displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
@@ -23,6 +25,7 @@ import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, che
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
 import { checkSummaryOptions, writeRunSummary } from './summary-command.js';
+import { version } from '../version.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
@@ -54,9 +57,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 interface Plan {
+  /** The hosts to scan now. */
   hosts: HostSpec[];
+  /** The whole list (after --shard), in order: the report describes all of it. */
+  all: HostSpec[];
+  /** Hosts --resume skips, with the earlier row the report carries over. */
+  carried: Map<HostSpec, ReportRow>;
   columns: string[];
-  skipped: number;
+  /** Things to say at the start (after the start line). */
+  notes: string[];
   passphrase?: string;
   /** Hosts that cannot be tried (a bad key of their own): they fail without connecting. */
   rejected: Map<HostSpec, ScanError>;
@@ -85,6 +94,8 @@ async function prepare(opts: CliOptions): Promise<Plan> {
   const summaryProblem = await checkSummaryOptions(opts);
   if (summaryProblem) throw new UsageError(summaryProblem);
 
+  if (opts.resumeMaxAge !== undefined && !opts.resume) throw new UsageError('--resume-max-age needs --resume REPORT');
+  const notes: string[] = [];
   const defaults = { port: opts.port, user: opts.user, identities: opts.identity };
   let hosts: HostSpec[] = [];
   let columns: string[] = ['host', 'port', 'user'];
@@ -92,13 +103,21 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     if (opts.targets.length || opts.hosts) throw new UsageError('--local scans this machine; it takes no hosts');
     hosts = [{ host: 'localhost', port: 0, user: opts.user, identities: [], tag: '', origin: { file: '<local>', line: 0 } }];
   } else {
+    let emptyFile = false;
     if (opts.hosts) {
-      const r = await readHostsFile(opts.hosts, defaults);
-      hosts = r.hosts;
-      columns = r.columns;
+      try {
+        const r = await readHostsFile(opts.hosts, defaults);
+        hosts = r.hosts;
+        columns = r.columns;
+      } catch (e) {
+        // A retry file after a clean night has a header and no rows: nothing to do is a success.
+        if (!(e instanceof HostsFileError && e.total === 1 && e.errors[0]?.reason === FILE_REASON.headerOnly)) throw e;
+        emptyFile = true;
+        notes.push(`--hosts ${opts.hosts}: a header row and no host rows: nothing to scan`);
+      }
     }
     for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
-    if (hosts.length === 0) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
+    if (hosts.length === 0 && !emptyFile) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
     // The same host from the file and the command line is scanned once.
     const seen = new Set<string>();
     hosts = hosts.filter((h) => {
@@ -112,14 +131,24 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     for (const h of hosts) if (h.identities.length === 0) h.identities = fallback;
   }
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
-  let skipped = 0;
+  const all = hosts;
+  const carried = new Map<HostSpec, ReportRow>();
   if (opts.resume) {
-    const done = await okHostsOf(opts.resume).catch((err: Error) => {
+    const done = await okRowsOf(opts.resume).catch((err: Error) => {
       throw new UsageError(`--resume ${opts.resume}: ${err.message}`);
     });
-    const before = hosts.length;
-    hosts = hosts.filter((h) => !done.has(resumeKey(h)));
-    skipped = before - hosts.length;
+    const oldest = opts.resumeMaxAge === undefined ? undefined : Date.now() - opts.resumeMaxAge * 3600_000;
+    let stale = 0;
+    for (const h of hosts) {
+      const row = done.get(resumeKey(h));
+      if (!row) continue;
+      const at = scannedAt(row);
+      if (oldest !== undefined && (at === undefined || at.getTime() < oldest)) stale++;
+      else carried.set(h, carriedRow(row));
+    }
+    hosts = hosts.filter((h) => !carried.has(h));
+    if (carried.size) notes.push(`--resume: ${carried.size} host(s) already ok in ${opts.resume}, skipped; their rows are carried into the report`);
+    if (stale) notes.push(`--resume: ${stale} ok host(s) scanned more than ${opts.resumeMaxAge} h ago (or undated) are scanned again`);
   }
   const passphrase = await readPassphrase(opts);
   let rejected = new Map<HostSpec, ScanError>();
@@ -128,7 +157,7 @@ async function prepare(opts: CliOptions): Promise<Plan> {
     await checkKnownHosts(opts.knownHosts, opts.hostKeyPolicy);
     rejected = await rowIdentityProblems(hosts, passphrase);
   }
-  return { hosts, columns, skipped, passphrase, rejected };
+  return { hosts, all, carried, columns, notes, passphrase, rejected };
 }
 
 /** Keys named by a hosts file's `identity` column concern their rows only: those hosts fail, before connecting. */
@@ -151,11 +180,20 @@ function defaultIdentities(): string[] {
 
 async function run(opts: CliOptions, plan: Plan): Promise<number> {
   const started = Date.now();
+  const runInfo: RunInfo = { runId: randomUUID(), version: version() };
+  const parallel = opts.parallel ?? autoParallelism(plan.hosts.length);
+  const terminal = Boolean(process.stderr.isTTY);
+  const log = createLog({ tty: terminal, quiet: opts.quiet, verbose: opts.verbose, write: err });
+  log.info(startLine({ ...runInfo, hosts: plan.hosts.length, skipped: plan.carried.size, parallel, shard: opts.shard, out: opts.out }));
+  for (const n of plan.notes) log.info(n);
   const removed = await sweepStaleTemporaries(opts.out);
-  const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
-  const progress = createProgress(plan.hosts.length, { tty, write: err });
-  if (removed.length) progress.log(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
-  if (plan.skipped) progress.log(`--resume: ${plan.skipped} host(s) already ok, skipped`);
+  // The bar is for a person watching; -q asks for failures only.
+  const tty = terminal && opts.progress !== false && !opts.quiet;
+  const progress = createProgress(plan.hosts.length, { tty, write: log.write, quiet: opts.quiet });
+  const info = (m: string): void => {
+    if (!log.quiet) progress.log(m);
+  };
+  if (removed.length) info(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
 
   // First signal: stop starting hosts, abort those in flight, then report.
   // Second signal: leave at once (temporaries are swept at the next start).
@@ -175,7 +213,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     const message = `octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`;
     // Once the bar is stopped, progress.log would start it again.
     if (sweeping) progress.log(message);
-    else err(`${message}\n`);
+    else log.always(message);
     interrupt.abort();
   };
   process.on('SIGINT', onSignal);
@@ -200,16 +238,17 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     javaDirs: opts.javaDir,
     hostCap: opts.maxHostBytes,
     warn: (m) => progress.log(m),
+    trace: log.verbose ? (m) => progress.log(m) : undefined,
     signal: interrupt.signal,
   };
   const emit = (o: HostOutcome): void => {
-    if (opts.json) out(`${JSON.stringify(reportRow(o))}\n`);
+    if (opts.json) out(`${JSON.stringify(reportRow(o, runInfo))}\n`);
     else if (o.archive) out(`${o.archive}\n`);
   };
   let outcomes: HostOutcome[];
   try {
     outcomes = await sweep(plan.hosts, settings, {
-      parallel: opts.parallel ?? autoParallelism(plan.hosts.length),
+      parallel,
       retries: opts.retries,
       retryDelayMs: 1000,
       rejected: plan.rejected,
@@ -230,17 +269,32 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // The handlers stay until the report is written: without them a signal now
   // would kill the process outright, with no report and no exit code 130.
   try {
-    if (opts.report) await writeReport(opts.report, outcomes);
+    if (opts.report) await writeReportRows(opts.report, wholeList(plan, outcomes, runInfo));
     if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
     const failed = outcomes.filter((o) => o.class !== 'ok');
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
-    if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
+    if (plan.hosts.length > 1 || failed.length || !tty) log.always(summaryLine(outcomes, Date.now() - started, plan.carried.size));
     if (interrupt.signal.aborted) return EXIT.interrupted;
     return failed.length ? EXIT.failed : EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The report's rows: every host of the list in order, each scanned now or carried over from --resume. */
+function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
+  const now = new Map(outcomes.map((o) => [o.spec, o]));
+  const rows: ReportRow[] = [];
+  for (const h of plan.all) {
+    const o = now.get(h);
+    if (o) rows.push(reportRow(o, run));
+    else {
+      const c = plan.carried.get(h);
+      if (c) rows.push(c);
+    }
+  }
+  return rows;
 }
 
 export { scanHost };

@@ -14,6 +14,7 @@ import { displayTarget } from '../transport/ssh2-transport.js';
 import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
+import { completenessOf } from './completeness.js';
 import { finalPlan } from './finalize.js';
 
 export interface ScanSettings {
@@ -26,6 +27,8 @@ export interface ScanSettings {
   hostCap?: number;
   /** Diagnostics for standard error. */
   warn: (message: string) => void;
+  /** --verbose: each host's phases, algorithms and authentication methods. */
+  trace?: (message: string) => void;
   /** The run's interrupt (SIGINT/SIGTERM). */
   signal?: AbortSignal;
 }
@@ -68,9 +71,16 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     session = await s.transport.connect(spec, {
       ...s.connect,
       signal: host.signal,
-      onPhase: (p) => (phase = p),
+      onPhase: (p) => {
+        phase = p;
+        s.trace?.(`${where}: ${p}`);
+      },
       warn: s.warn,
     });
+    if (s.trace) {
+      const i = session.info;
+      s.trace(`${where}: logged in${i['serverVersion'] ? ` to ${i['serverVersion']}` : ''}; kex ${i['kex'] ?? '-'}, host key ${i['hostKey'] ?? '-'}, cipher ${i['cipher'] ?? '-'}, mac ${i['mac'] ?? '-'}; auth tried: ${i['auth'] || '-'}`);
+    }
 
     phase = 'exec';
     throwIfAborted(host.signal);
@@ -120,7 +130,8 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
     phase = 'done';
-    return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs });
+    const completeness = completenessOf(plan.os, collected, collected.entries.length + plan.entries.length + 1);
+    return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs, completeness });
   } catch (err) {
     const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
     if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);
