@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
 import { asScanError, interruptedError, protocolError, ScanError, timeoutError } from '../errors.js';
-import { FrameError, newToken } from '../probe/frames.js';
+import { FrameError, newToken, splitStderr } from '../probe/frames.js';
 import { buildScript, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
@@ -121,17 +121,23 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     host.signal.removeEventListener('abort', abortStream);
 
     phase = 'archive';
-    const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: stderr() });
+    const err = splitStderr(stderr(), token);
+    const failed = collected.failed.map((f) => ({ probe: f.probe, entry: f.entry, rc: f.rc, stderr: err.probes.get(`${f.probe}#${f.attempt}`) ?? '' }));
+    const plan = finalPlan({ uuid, spec, where, collected, startedAt, onTargetMs, stderr: err.own });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
-      attempt, startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096),
+      attempt, startedAt, onTargetMs, exit, stderr: err.own.slice(0, 4096), failed,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
     phase = 'done';
     const completeness = completenessOf(plan.os, collected, collected.entries.length + plan.entries.length + 1);
-    return result('ok', '', { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs, completeness });
+    // The row says where to look; the archive keeps what the commands said.
+    const message = failed.length
+      ? `${failed.length} command${failed.length === 1 ? '' : 's'} failed (${failed.map((f) => f.probe).join(', ')}): standard error in octoscan-remote/scan.json "failed"`
+      : '';
+    return result('ok', message, { archive: path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs, completeness });
   } catch (err) {
     const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
     if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);
@@ -198,7 +204,14 @@ function scanReport(
   s: ScanSettings,
   session: Session,
   c: Collected,
-  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string },
+  run: {
+    attempt: number;
+    startedAt: Date;
+    onTargetMs: number;
+    exit: { code: number | null; signal?: string };
+    stderr: string;
+    failed: { probe: string; entry: string; rc: number; stderr: string }[];
+  },
 ): string {
   return JSON.stringify(
     {
@@ -212,6 +225,7 @@ function scanReport(
       exit: run.exit,
       entries: c.entries,
       skipped: c.skips,
+      failed: run.failed,
       bytesReceived: c.bytesReceived,
       hostCapReached: c.hostCapReached,
       noise: c.noise,

@@ -19,6 +19,7 @@ import {
   entry,
   facts,
   minimalScan,
+  readArchive,
   rec,
   startFakeSsh,
   type ExecHandler,
@@ -90,7 +91,16 @@ const macWithoutHardwareTools: ExecHandler = async (x) => {
   await x.finish(0);
 };
 
+// hostnamectl fails, and says why on its standard error (framed as the script frames it).
+const hostnamectlFails: ExecHandler = async (x) => {
+  const t = await x.token();
+  x.stderr(`login banner noise\n\n${t} P hostnamectl#0\nSystem has not been booted with systemd as init system (PID 1). Can't operate.\n\n${t} p\n`);
+  await x.write(minimalScan(t, [entry(t, 'dpkg', 'dpkg/installed.txt', 'bash\t5.2\tamd64\tshell\n'), entry(t, 'hostnamectl#0', 'cmd/hostnamectl', '', { rc: 1 })]));
+  await x.finish(0);
+};
+
 let deb: FakeSsh;
+let noSystemd: FakeSsh;
 let deb2: FakeSsh;
 let rhel: FakeSsh;
 let mac: FakeSsh;
@@ -98,10 +108,10 @@ let refused = 0;
 let knownHosts = '';
 
 before(async () => {
-  [deb, deb2, rhel, mac] = await Promise.all([debian, debian, rhelWithoutRpm, macWithoutHardwareTools].map((exec) => startFakeSsh({ exec })));
+  [deb, deb2, rhel, mac, noSystemd] = await Promise.all([debian, debian, rhelWithoutRpm, macWithoutHardwareTools, hostnamectlFails].map((exec) => startFakeSsh({ exec })));
   refused = await refusedPort('127.0.0.1');
   knownHosts = path.join(dir('kh'), 'known_hosts');
-  writeFileSync(knownHosts, [deb, deb2, rhel, mac].map((s) => s.knownHostsLine).join('\n') + '\n');
+  writeFileSync(knownHosts, [deb, deb2, rhel, mac, noSystemd].map((s) => s.knownHostsLine).join('\n') + '\n');
 });
 after(() => closeAllFakeSsh());
 
@@ -192,6 +202,25 @@ describe('logs for cron and for the person on call', () => {
       const f = Date.parse(String(row['finished_at']));
       assert.ok(s >= before - 1000 && f >= s && f <= Date.now(), `times: ${row['started_at']} ${row['finished_at']}`);
     }
+  });
+});
+
+describe('why a command failed is kept', () => {
+  test('a failed probe keeps the head of its stderr in scan.json, and the report message points there', async () => {
+    const out = dir('out');
+    const report = path.join(dir('r'), 'run.csv');
+    const r = await cli([...common(out), '--report', report, target(noSystemd)]);
+    assert.equal(r.code, 0, r.stderr);
+    const [row] = csvRows(report);
+    assert.equal(row.class, 'ok');
+    assert.equal(row.message, '1 command failed (hostnamectl): standard error in octoscan-remote/scan.json "failed"');
+    const archive = await readArchive(row.archive);
+    const scan = JSON.parse(archive.get('octoscan-remote/scan.json')!.toString('utf8')) as {
+      failed: { probe: string; entry: string; rc: number; stderr: string }[];
+      stderr: string;
+    };
+    assert.deepEqual(scan.failed, [{ probe: 'hostnamectl', entry: 'cmd/hostnamectl', rc: 1, stderr: "System has not been booted with systemd as init system (PID 1). Can't operate.\n" }]);
+    assert.equal(scan.stderr, 'login banner noise\n', "the shell's own stderr, without the probe's");
   });
 });
 
