@@ -28,7 +28,7 @@ export function createProgress(
     const bar = new SingleBar(
       {
         stream,
-        format: ' {bar} {value}/{total} | ok {ok} | failed {failed} | in flight {active} | ETA {eta}',
+        format: ' {bar} {value}/{total} | ok {ok} | failed {failed} | in flight {active} | ETA {eta_hosts}',
         hideCursor: true,
         clearOnComplete: false,
         fps: 5,
@@ -39,11 +39,11 @@ export function createProgress(
     // minutes, for a run of seconds. Finished hosts are the only honest clock.
     const began = now();
     const eta = (): string => etaText(now() - began, ok + failed, total);
-    bar.start(total, 0, { ok, failed, active, eta: eta() });
+    bar.start(total, 0, { ok, failed, active, eta_hosts: eta() });
     return {
       started: () => {
         active++;
-        bar.update({ active, eta: eta() });
+        bar.update({ active, eta_hosts: eta() });
       },
       finished: (o) => {
         active--;
@@ -52,15 +52,15 @@ export function createProgress(
         if (o.class !== 'ok') {
           bar.stop();
           write(`${failureLine(o)}\n`);
-          bar.start(total, ok + failed, { ok, failed, active, eta: eta() });
+          bar.start(total, ok + failed, { ok, failed, active, eta_hosts: eta() });
         } else {
-          bar.increment(1, { ok, failed, active, eta: eta() });
+          bar.increment(1, { ok, failed, active, eta_hosts: eta() });
         }
       },
       log: (message) => {
         bar.stop();
         write(`${escapeControls(message)}\n`);
-        bar.start(total, ok + failed, { ok, failed, active, eta: eta() });
+        bar.start(total, ok + failed, { ok, failed, active, eta_hosts: eta() });
       },
       stop: () => bar.stop(),
     };
