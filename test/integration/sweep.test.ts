@@ -658,7 +658,7 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
       // An output folder that does not exist is also exit 1, before any connection.
       const r = await run([`${srv.address}:${srv.port}`, '-o', path.join(tmp, 'no-such-dir'), ...common]);
       assert.equal(r.code, 1, explain(r));
-      assert.equal(r.stderr, `octoscan-remote: --out ${path.join(tmp, 'no-such-dir')}: not a folder\n`);
+      assert.equal(r.stderr, `octoscan-remote: --out ${path.join(tmp, 'no-such-dir')}: the folder does not exist; create it first (mkdir -p ${path.join(tmp, 'no-such-dir')})\n`);
     } finally {
       await srv.close();
     }

@@ -2,8 +2,11 @@
 // hosts, the stamped log and its levels, completeness of an ok archive, report
 // rows and carried-over rows.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { buildCommand } from '../../src/cli/options.js';
 import { completenessOf, completenessText, warningIdsText } from '../../src/scan/completeness.js';
 import { createLog, startLine } from '../../src/sweep/log.js';
 import { createProgress, etaText, summaryLine } from '../../src/sweep/progress.js';
@@ -136,5 +139,23 @@ describe('report rows', () => {
   it('the summary line counts incomplete hosts and carried rows', () => {
     const inc = outcome({ completeness: { entries: 1, packageList: false, release: false, skipped: [], warningIds: {}, missing: ['no release file'] } });
     assert.equal(summaryLine([outcome(), inc, outcome({ class: 'auth' })], 11_600, 3), '3 hosts: 2 ok (1 incomplete), 1 failed (auth 1), 3 carried over in 11.6 s');
+  });
+});
+
+describe('smaller truths', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  it('--help on --host-key-policy: off accepts a changed key with a warning, so "always fails" is not said', () => {
+    const help = buildCommand().helpInformation().replace(/\s+/g, ' ');
+    assert.doesNotMatch(help, /changed key always fails/);
+    assert.match(help, /off: no verification, a warning per host/);
+  });
+  it('--max-host-bytes names its 1 MiB minimum in --help and the README', () => {
+    assert.match(buildCommand().helpInformation().replace(/\s+/g, ' '), /--max-host-bytes <bytes> cap on the output kept per host \(at least 1048576\)/);
+    assert.match(readme, /`--max-host-bytes N` \| 536870912 \| [^\n]*at least 1048576/);
+  });
+  it('the README links the archive format written down in this repository, not a file it does not hold', () => {
+    assert.doesNotMatch(readme, /octoscan-archive\.md/);
+    assert.match(readme, /\]\(docs\/archive-format\.md\)/);
+    assert.ok(existsSync(join(import.meta.dirname, '..', '..', 'docs', 'archive-format.md')));
   });
 });
