@@ -77,7 +77,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       },
       warn: s.warn,
     });
-    if (s.trace) {
+    if (s.trace && s.transport.name !== 'local') {
       const i = session.info;
       s.trace(`${where}: logged in${i['serverVersion'] ? ` to ${i['serverVersion']}` : ''}; kex ${i['kex'] ?? '-'}, host key ${i['hostKey'] ?? '-'}, cipher ${i['cipher'] ?? '-'}, mac ${i['mac'] ?? '-'}; auth tried: ${i['auth'] || '-'}`);
     }
