@@ -126,9 +126,6 @@ async function prepare(opts: CliOptions): Promise<Plan> {
       seen.add(k);
       return true;
     });
-    // Without -i, ssh tries the usual key files; so do we.
-    const fallback = defaultIdentities();
-    for (const h of hosts) if (h.identities.length === 0) h.identities = fallback;
   }
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   const all = hosts;
@@ -154,6 +151,16 @@ async function prepare(opts: CliOptions): Promise<Plan> {
   let rejected = new Map<HostSpec, ScanError>();
   if (!opts.local) {
     await checkIdentities(opts.identity, passphrase);
+    // Without -i, ssh tries the usual key files; so do we. Like ssh, one that
+    // cannot be used (readable by others, encrypted with no passphrase) is left
+    // out with a note: it was not asked for by name.
+    const fallback: string[] = [];
+    for (const file of defaultIdentities()) {
+      const problem = await identityProblem(file, passphrase);
+      if (problem) notes.push(`${file}: ${problem}; not used`);
+      else fallback.push(file);
+    }
+    for (const h of all) if (h.identities.length === 0) h.identities = fallback;
     await checkKnownHosts(opts.knownHosts, opts.hostKeyPolicy);
     rejected = await rowIdentityProblems(hosts, passphrase);
   }

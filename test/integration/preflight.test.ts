@@ -5,11 +5,12 @@
 // the unprivileged user nobody, where root would read and write anything.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { refusedPort } from '../helpers/farm.js';
 import { workspace } from '../helpers/workspace.js';
 
 const RUN_CLI = fileURLToPath(new URL('../helpers/run-cli.ts', import.meta.url));
@@ -172,6 +173,20 @@ describe('start-up checks: run-wide mistakes end the run before the first connec
     assert.equal(r.code, 2, r.stderr);
     assert.equal(connections, before, 'not connected');
     assert.match(r.stderr, new RegExp(`FAILED auth .*identity ${missing} \\(.*hosts\\.csv:2\\): does not exist; not connected`));
+  });
+});
+
+describe('default keys, as ssh treats them', () => {
+  test('a ~/.ssh key readable by others is not used, and the run says so (chmod 600)', async () => {
+    const home = dir('home');
+    mkdirSync(path.join(home, '.ssh'));
+    const k = key('default', { mode: 0o644 });
+    writeFileSync(path.join(home, '.ssh', 'id_ed25519'), readFileSync(k), { mode: 0o644 });
+    chmodSync(path.join(home, '.ssh', 'id_ed25519'), 0o644);
+    // A refused port: this test is about the note, not the connection.
+    const r = await cli(['--out', dir('out'), '--no-progress', '--retries', '0', '--connect-timeout', '2', '--known-hosts', knownHosts(), `127.0.0.1:${await refusedPort('127.0.0.1')}`], { env: { HOME: home } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /\.ssh\/id_ed25519: readable by group or others \(mode 644\).*chmod 600 .*; not used/);
   });
 });
 
