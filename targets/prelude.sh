@@ -169,8 +169,9 @@ _glob() {
 # command's standard output is the entry. SECONDS is its deadline. FLAGS: e =
 # its standard error goes into the entry too, - = nothing special. INPUT is
 # fed to its standard input ('' = /dev/null). Standard error not kept in the
-# entry is dropped, or passed to the script's own standard error where
-# _clog=1 (the macOS section: the controller keeps it as stderr.log). The
+# entry goes to the script's own standard error: framed by _cerr (its head
+# only, for scan.json), or as it is where _clog=1 (the macOS section: the
+# controller keeps it as stderr.log). The
 # exit status travels through fd 3 because POSIX sh has no pipefail; head
 # sits in the pipe to cap the output.
 _cmdx() {
