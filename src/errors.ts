@@ -87,6 +87,11 @@ export function channelOpenError(where: string, bastion: string, host: string, p
   return new ScanError('unreachable', 'connect', `${where}: bastion ${bastion} cannot connect to ${target}: ${detail}`, true);
 }
 
+/** A credential of this host's own that cannot be used: found before connecting, so nothing is tried. */
+export function credentialError(where: string, what: string, problem: string): ScanError {
+  return new ScanError('auth', 'auth', `${where}: ${what}: ${problem}; not connected`);
+}
+
 export function protocolError(where: string, phase: Phase, detail: string): ScanError {
   return new ScanError('protocol', phase, `${where}: ${detail}`);
 }

@@ -1,5 +1,6 @@
 // Central value types handed from one stage to the next. Every stage takes and
 // returns plain values; a host that fails is a HostOutcome, never an exception.
+import type { Completeness } from './scan/completeness.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 
@@ -112,6 +113,8 @@ export interface HostOutcome {
   attempts: number;
   /** Time the probe script ran on the target (ok hosts). */
   onTargetMs?: number;
+  /** What the archive holds (ok hosts). */
+  completeness?: Completeness;
   /** A failure before authentication that may pass: the sweep retries these. */
   transient?: boolean;
   /** With --upload, for ok hosts: where the archive is (the collector has it, or it waits in --out). */

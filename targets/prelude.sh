@@ -169,8 +169,9 @@ _glob() {
 # command's standard output is the entry. SECONDS is its deadline. FLAGS: e =
 # its standard error goes into the entry too, - = nothing special. INPUT is
 # fed to its standard input ('' = /dev/null). Standard error not kept in the
-# entry is dropped, or passed to the script's own standard error where
-# _clog=1 (the macOS section: the controller keeps it as stderr.log). The
+# entry goes to the script's own standard error: framed by _cerr (its head
+# only, for scan.json), or as it is where _clog=1 (the macOS section: the
+# controller keeps it as stderr.log). The
 # exit status travels through fd 3 because POSIX sh has no pipefail; head
 # sits in the pipe to cap the output.
 _cmdx() {
@@ -188,8 +189,22 @@ _crun2() {
   _ctf=$1; shift
   case $_cf in
     *e*) "$_ctf" "$_ct" "$@" 2>&1 ;;
-    *) if [ "${_clog:-0}" = 1 ]; then "$_ctf" "$_ct" "$@"; else "$_ctf" "$_ct" "$@" 2>/dev/null; fi ;;
+    *) if [ "${_clog:-0}" = 1 ]; then "$_ctf" "$_ct" "$@"; else _cerr "$@"; fi ;;
   esac
+}
+
+# _cerr ARGV...: run the command with its standard error, capped at 4 KiB
+# (the rest drained, so a chatty command never dies of SIGPIPE), sent to the
+# script's own standard error between a P <probe> and a p record: the
+# controller keeps it with the probe in scan.json (why hostnamectl failed),
+# with no temporary file on the target. Standard output goes on to the entry
+# through fd 5; the exit status comes back through fd 6, closed for the
+# command (and its watchdog) so no leftover process holds it open.
+_cerr() {
+  printf '\n%s P %s\n' "$_T" "$_cp" >&2
+  { _cer=$( { { "$_ctf" "$_ct" "$@" 2>&1 >&5 5>&- 6>&-; echo $? >&6; } | { _cap 4096 >&2; cat >/dev/null; }; } 6>&1 ); } 5>&1
+  printf '\n%s p\n' "$_T" >&2
+  return "${_cer:-1}"
 }
 
 # _cmd PROBE ENTRY CAP+1 OKEXITS MORE ARGV...: _cmdx with the defaults (600 s,

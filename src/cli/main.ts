@@ -2,29 +2,32 @@
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
 import { CommanderError, type Command } from 'commander';
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
-import { HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
+import { FILE_REASON, HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
 import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
 import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
-import { okHostsOf, reportRow, resumeKey, writeReport } from '../sweep/report.js';
+import { createLog, startLine } from '../sweep/log.js';
+import { carriedRow, okRowsOf, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
-import { closeBastions, ssh2Transport } from '../transport/ssh2-transport.js';
+import { closeBastions, displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
+import { version } from '../version.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
+import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, checkReportName, identityProblem, PreflightError } from './preflight.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
 import { readSecret, SecretError } from './secrets.js';
@@ -53,7 +56,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     plan = await prepare(opts, typedOptions(cmd));
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HostsError || e instanceof HostsFileError || e instanceof SshConfigError || e instanceof CollectorConfigError) {
+    if (
+      e instanceof UsageError || e instanceof PreflightError || e instanceof HostsError || e instanceof HostsFileError ||
+      e instanceof SshConfigError || e instanceof CollectorConfigError
+    ) {
       err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
     }
@@ -63,13 +69,21 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 interface Plan {
+  /** The hosts to scan now. */
   hosts: HostSpec[];
+  /** The whole list (after --shard), in order: the report describes all of it. */
+  all: HostSpec[];
+  /** Hosts --resume skips, with the earlier row the report carries over. */
+  carried: Map<HostSpec, ReportRow>;
   columns: string[];
-  skipped: number;
+  /** Things to say at the start (after the start line). */
+  notes: string[];
   passphrase?: string;
   password?: string;
   sudoPassword?: string;
   collector?: CollectorConfig;
+  /** Hosts that cannot be tried (a bad key of their own): they fail without connecting. */
+  rejected: Map<HostSpec, ScanError>;
 }
 
 /** The run's secrets, each read once: files, environment or one prompt, never arguments. */
@@ -99,16 +113,20 @@ function typedOptions(cmd: Command): Set<string> {
 }
 
 async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
-  const out = resolve(opts.out);
-  const st = await stat(out).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`--out ${opts.out}: not a folder`);
-  await access(out, constants.W_OK).catch(() => {
-    throw new UsageError(`--out ${opts.out}: folder is not writable`);
-  });
-  opts.out = out;
+  opts.out = await checkOutFolder(opts.out);
+  if (opts.report) {
+    checkReportName(opts.report);
+    await checkDestination('--report', opts.report);
+  }
+  if (opts.retryFile) await checkDestination('--retry-file', opts.retryFile);
+  if (opts.summary) await checkDestination('--summary', opts.summary);
   const summaryProblem = await checkSummaryOptions(opts);
   if (summaryProblem) throw new UsageError(summaryProblem);
+  if (opts.resumeMaxAge !== undefined && !opts.resume) throw new UsageError('--resume-max-age needs --resume REPORT');
+  const strayUploadOptions = uploadOnlyOptionsGiven(opts);
+  if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
 
+  const notes: string[] = [];
   // Port 0 and user '' stand for "not given": ssh_config may still set them (resolve.ts).
   const defaults = { port: typed.has('port') ? opts.port : 0, user: typed.has('user') ? opts.user : '', identities: [] };
   let hosts: HostSpec[] = [];
@@ -117,13 +135,21 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     if (opts.targets.length || opts.hosts) throw new UsageError('--local scans this machine; it takes no hosts');
     hosts = [{ host: 'localhost', port: 0, user: opts.user, identities: [], tag: '', origin: { file: '<local>', line: 0 } }];
   } else {
+    let emptyFile = false;
     if (opts.hosts) {
-      const r = await readHostsFile(opts.hosts, defaults);
-      hosts = r.hosts;
-      columns = r.columns;
+      try {
+        const r = await readHostsFile(opts.hosts, defaults);
+        hosts = r.hosts;
+        columns = r.columns;
+      } catch (e) {
+        // A retry file after a clean night has a header and no rows: nothing to do is a success.
+        if (!(e instanceof HostsFileError && e.total === 1 && e.errors[0]?.reason === FILE_REASON.headerOnly)) throw e;
+        emptyFile = true;
+        notes.push(`--hosts ${opts.hosts}: a header row and no host rows: nothing to scan`);
+      }
     }
     for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
-    if (hosts.length === 0) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
+    if (hosts.length === 0 && !emptyFile) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
     // The same host from the file and the command line is scanned once.
     const seen = new Set<string>();
     hosts = hosts.filter((h) => {
@@ -132,6 +158,23 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       seen.add(k);
       return true;
     });
+  }
+  const secrets = await readSecrets(opts);
+  const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
+  // Unused without --upload, but still a secret no child (the --local shell) may inherit.
+  delete process.env[AUTH_ENV];
+  let rejected = new Map<HostSpec, ScanError>();
+  if (!opts.local) {
+    await checkIdentities(opts.identity, secrets.passphrase);
+    // Without -i or IdentityFile, ssh tries the usual key files; so do we. Like
+    // ssh, one that cannot be used (readable by others, encrypted with no
+    // passphrase) is left out with a note: it was not asked for by name.
+    const fallback: string[] = [];
+    for (const file of defaultIdentities()) {
+      const problem = await identityProblem(file, secrets.passphrase);
+      if (problem) notes.push(`${file}: ${problem}; not used`);
+      else fallback.push(file);
+    }
     const me = userInfo();
     const ctx: ResolveContext = {
       config: { files: configFiles(opts.config, homedir()), home: homedir(), localUser: me.username, uid: me.uid },
@@ -145,30 +188,53 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
         keepaliveIntervalMs: typed.has('keepalive') ? opts.keepalive * 1000 : undefined,
       },
       legacy: opts.legacyAlgorithms,
-      // Without -i or IdentityFile, ssh tries the usual key files; so do we.
-      defaultIdentities: defaultIdentities(),
+      defaultIdentities: fallback,
       identities: opts.identity,
     };
     hosts = hosts.map((h) => resolveHost(h, ctx));
+    await checkKnownHosts(opts.knownHosts, opts.hostKeyPolicy);
+    rejected = await rowIdentityProblems(hosts, secrets.passphrase);
   }
   applyConfigDefaults(hosts, opts);
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
-  let skipped = 0;
+  const all = hosts;
+  const carried = new Map<HostSpec, ReportRow>();
   if (opts.resume) {
-    const done = await okHostsOf(opts.resume).catch((err: Error) => {
-      throw new UsageError(`--resume ${opts.resume}: ${err.message}`);
+    const done = await okRowsOf(opts.resume).catch((e: Error) => {
+      throw new UsageError(`--resume ${opts.resume}: ${e.message}`);
     });
-    const before = hosts.length;
-    hosts = hosts.filter((h) => !done.has(resumeKey(h)));
-    skipped = before - hosts.length;
+    const oldest = opts.resumeMaxAge === undefined ? undefined : Date.now() - opts.resumeMaxAge * 3600_000;
+    let stale = 0;
+    for (const h of hosts) {
+      const row = done.get(resumeKey(h));
+      if (!row) continue;
+      const at = scannedAt(row);
+      if (oldest !== undefined && (at === undefined || at.getTime() < oldest)) stale++;
+      else carried.set(h, carriedRow(row));
+    }
+    hosts = hosts.filter((h) => !carried.has(h));
+    if (carried.size) notes.push(`--resume: ${carried.size} host(s) already ok in ${opts.resume}, skipped; their rows are carried into the report`);
+    if (stale) notes.push(`--resume: ${stale} ok host(s) scanned more than ${opts.resumeMaxAge} h ago (or undated) are scanned again`);
   }
-  const secrets = await readSecrets(opts);
-  const strayUploadOptions = uploadOnlyOptionsGiven(opts);
-  if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
-  const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
-  // Unused without --upload, but still a secret no child (the --local shell) may inherit.
-  delete process.env[AUTH_ENV];
-  return { hosts, columns, skipped, ...secrets, collector };
+  return { hosts, all, carried, columns, notes, ...secrets, collector, rejected };
+}
+
+/** Keys named by a hosts file's `identity` column concern their rows only: those hosts fail, before connecting. */
+async function rowIdentityProblems(hosts: HostSpec[], passphrase: string | undefined): Promise<Map<HostSpec, ScanError>> {
+  const problems = new Map<string, Promise<string | undefined>>();
+  const rejected = new Map<HostSpec, ScanError>();
+  for (const h of hosts) {
+    const file = h.row?.['identity'];
+    if (!file) continue;
+    if (!problems.has(file)) problems.set(file, identityProblem(file, passphrase));
+    const problem = await problems.get(file);
+    if (problem) rejected.set(h, credentialError(displayTarget(h), `identity ${file} (${h.origin.file}:${h.origin.line})`, problem));
+  }
+  return rejected;
+}
+
+function defaultIdentities(): string[] {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
 }
 
 /** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */
@@ -208,17 +274,22 @@ function containerSummary(rows: HostOutcome[]): string {
   return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}`;
 }
 
-function defaultIdentities(): string[] {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
-}
-
 async function run(opts: CliOptions, plan: Plan): Promise<number> {
   const started = Date.now();
+  const runInfo: RunInfo = { runId: randomUUID(), version: version() };
+  const parallel = opts.parallel ?? Math.min(autoParallelism(plan.hosts.length), Math.max(1, reachableAtOnce(plan.hosts, opts.jumpChannels)));
+  const terminal = Boolean(process.stderr.isTTY);
+  const log = createLog({ tty: terminal, quiet: opts.quiet, verbose: opts.verbose, write: err });
+  log.info(startLine({ ...runInfo, hosts: plan.hosts.length, skipped: plan.carried.size, parallel, shard: opts.shard, out: opts.out }));
+  for (const n of plan.notes) log.info(n);
   const removed = await sweepStaleTemporaries(opts.out);
-  const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
-  const progress = createProgress(plan.hosts.length, { tty, write: err });
-  if (removed.length) progress.log(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
-  if (plan.skipped) progress.log(`--resume: ${plan.skipped} host(s) already ok, skipped`);
+  // The bar is for a person watching; -q asks for failures only.
+  const tty = terminal && opts.progress !== false && !opts.quiet;
+  const progress = createProgress(plan.hosts.length, { tty, write: log.write, quiet: opts.quiet });
+  const info = (m: string): void => {
+    if (!log.quiet) progress.log(m);
+  };
+  if (removed.length) info(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
 
   // First signal: stop starting hosts, abort those in flight, then report.
   // Second signal: leave at once (temporaries are swept at the next start).
@@ -238,7 +309,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     const message = `octoscan-remote: ${sig}: stopping; in-flight hosts are aborted, nothing half-written is kept`;
     // Once the bar is stopped, progress.log would start it again.
     if (sweeping) progress.log(message);
-    else err(`${message}\n`);
+    else log.always(message);
     interrupt.abort();
   };
   process.on('SIGINT', onSignal);
@@ -274,25 +345,27 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     javaDirs: opts.javaDir,
     hostCap: opts.maxHostBytes,
     warn: (m) => progress.log(m),
+    trace: log.verbose ? (m) => progress.log(m) : undefined,
     signal: interrupt.signal,
   };
   let uploads: UploadRun | undefined;
   if (plan.collector) {
     if (opts.insecure) progress.log('octoscan-remote: --insecure: the collector\'s certificate is not verified; anyone on the path can take the archives');
-    uploads = await startUploadRun(plan.collector, { ...opts, dir: opts.out, signal: interrupt.signal, log: (m) => (sweeping ? progress.log(m) : err(`${escapeControls(m)}\n`)) });
+    uploads = await startUploadRun(plan.collector, { ...opts, dir: opts.out, signal: interrupt.signal, log: (m) => (sweeping ? progress.log(m) : log.always(escapeControls(m))) });
   }
   const emit = (o: HostOutcome): void => {
     for (const r of rowsOf([o])) {
-      if (opts.json) out(`${JSON.stringify(reportRow(r))}\n`);
+      if (opts.json) out(`${JSON.stringify(reportRow(r, runInfo))}\n`);
       else if (r.archive) out(`${r.archive}\n`);
     }
   };
   let outcomes: HostOutcome[];
   try {
     outcomes = await sweep(plan.hosts, settings, {
-      parallel: opts.parallel ?? Math.min(autoParallelism(plan.hosts.length), Math.max(1, reachableAtOnce(plan.hosts, opts.jumpChannels))),
+      parallel,
       retries: opts.retries,
       retryDelayMs: 1000,
+      rejected: plan.rejected,
       onStart: () => progress.started(),
       onResult: (o) => {
         progress.finished(o);
@@ -302,10 +375,10 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
         else emit(o);
       },
     });
-  } catch (err) {
+  } catch (e) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    throw err;
+    throw e;
   } finally {
     sweeping = false;
     closeBastions();
@@ -315,15 +388,15 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // would kill the process outright, with no report and no exit code 130.
   try {
     const uploaded = uploads && plan.collector ? await uploads.finish() : undefined;
-    if (opts.report) await writeReport(opts.report, rowsOf(outcomes));
+    if (opts.report) await writeReportRows(opts.report, wholeList(plan, outcomes, runInfo));
     if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
     // A host is retried when it or one of its containers failed (the retry re-scans both).
     const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
-    if (plan.hosts.length > 1 || failed.length || !tty) err(`${summaryLine(outcomes, Date.now() - started)}\n`);
-    if (uploaded && plan.collector) err(`${uploadSummaryLine(uploaded, plan.collector, opts.out)}\n`);
+    if (plan.hosts.length > 1 || failed.length || !tty) log.always(summaryLine(outcomes, Date.now() - started, plan.carried.size));
+    if (uploaded && plan.collector) log.always(uploadSummaryLine(uploaded, plan.collector, opts.out));
     const containerRows = outcomes.flatMap((o) => o.containers ?? []);
-    if (containerRows.length) err(`${containerSummary(containerRows)}\n`);
+    if (containerRows.length) log.always(containerSummary(containerRows));
     if (interrupt.signal.aborted) return EXIT.interrupted;
     // Archives not delivered are the bigger news: the inventory has not got them.
     if (uploaded?.waiting) return EXIT.waiting;
@@ -332,6 +405,21 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The report's rows: every host of the list in order (each followed by its containers), scanned now or carried over from --resume. */
+function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
+  const now = new Map(outcomes.map((o) => [o.spec, o]));
+  const rows: ReportRow[] = [];
+  for (const h of plan.all) {
+    const o = now.get(h);
+    if (o) rows.push(...rowsOf([o]).map((r) => reportRow(r, run)));
+    else {
+      const c = plan.carried.get(h);
+      if (c) rows.push(c);
+    }
+  }
+  return rows;
 }
 
 export { scanHost };

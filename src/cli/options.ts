@@ -57,6 +57,9 @@ export interface CliOptions extends UploadCliOptions {
   configHost?: string;
   cluster?: string;
   virt?: string;
+  quiet: boolean;
+  verbose: boolean;
+  resumeMaxAge?: number;
 }
 
 const seconds = (name: string) => (v: string): number => {
@@ -93,6 +96,51 @@ const javaDirs = (v: string, prev: string[]): string[] => {
   return [...prev, ...dirs];
 };
 
+const hours = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new InvalidArgumentError(`--resume-max-age must be a number of hours greater than 0, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+// ssh users type `-o Keyword=value`; here -o is the output folder, as in the
+// on-host scanner. These are the ssh_config keywords people most often pass.
+const SSH_CONFIG_KEYWORDS = new Set(
+  [
+    'AddKeysToAgent', 'AddressFamily', 'BatchMode', 'BindAddress', 'CanonicalizeHostname', 'CertificateFile', 'CheckHostIP', 'Ciphers',
+    'ClearAllForwardings', 'Compression', 'ConnectionAttempts', 'ConnectTimeout', 'ControlMaster', 'ControlPath', 'ControlPersist',
+    'ForwardAgent', 'GlobalKnownHostsFile', 'GSSAPIAuthentication', 'HashKnownHosts', 'HostKeyAlgorithms', 'HostKeyAlias', 'HostName',
+    'HostbasedAuthentication', 'IdentitiesOnly', 'IdentityAgent', 'IdentityFile', 'KbdInteractiveAuthentication', 'KexAlgorithms',
+    'LogLevel', 'MACs', 'NumberOfPasswordPrompts', 'PasswordAuthentication', 'Port', 'PreferredAuthentications', 'ProxyCommand',
+    'ProxyJump', 'PubkeyAcceptedAlgorithms', 'PubkeyAcceptedKeyTypes', 'PubkeyAuthentication', 'RequestTTY', 'ServerAliveCountMax',
+    'ServerAliveInterval', 'StrictHostKeyChecking', 'TCPKeepAlive', 'UpdateHostKeys', 'User', 'UserKnownHostsFile', 'VerifyHostKeyDNS',
+  ].map((k) => k.toLowerCase()),
+);
+
+/** What `-o Keyword=value` would have meant to ssh, and where it goes here. */
+const SSH_OPTION_HINTS: Record<string, string> = {
+  stricthostkeychecking: 'host keys are --host-key-policy strict|accept-new|off here',
+  userknownhostsfile: 'the known_hosts file is --known-hosts FILE here',
+  identityfile: 'a key is -i FILE here',
+  port: 'the port is -p PORT here',
+  user: 'the login name is -l NAME here',
+  connecttimeout: 'that is --connect-timeout S here',
+  serveraliveinterval: 'that is --keepalive S here',
+  batchmode: 'the scan never prompts, so it needs no BatchMode',
+};
+
+const outFolder = (v: string, prev: string | undefined): string => {
+  const m = /^([A-Za-z]+)=/.exec(v);
+  if (m && SSH_CONFIG_KEYWORDS.has(m[1].toLowerCase())) {
+    const hint = SSH_OPTION_HINTS[m[1].toLowerCase()];
+    throw new InvalidArgumentError(
+      `${JSON.stringify(v)} is an ssh_config option, but -o is the output folder here (as in the on-host scanner); ` +
+        `${hint ? `${hint}; ` : ''}ssh options go in the ssh_config file (~/.ssh/config)`,
+    );
+  }
+  if (prev !== undefined && prev !== v) throw new InvalidArgumentError(`two output folders, ${JSON.stringify(prev)} and ${JSON.stringify(v)}; give one -o/--out`);
+  return v;
+};
+
 function defaultUser(): string {
   try {
     return userInfo().username;
@@ -105,7 +153,7 @@ export function buildCommand(): Command {
   const cmd = new Command('octoscan-remote')
     .description('Agentless OctoSAM Inventory scanner: scans Linux and macOS hosts over SSH into <uuid>.scal / <uuid>.scam archives.')
     .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
-    .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all')
+    .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all', outFolder)
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
     .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
@@ -123,7 +171,7 @@ export function buildCommand(): Command {
     )
     .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
     .addOption(
-      new Option('--host-key-policy <policy>', 'unknown host keys: strict fails the host, accept-new records the key, off skips verification (warns per host); a changed key always fails')
+      new Option('--host-key-policy <policy>', 'strict: an unknown or changed key fails the host; accept-new: an unknown key is recorded, a changed one fails; off: no verification, a warning per host (a @revoked key is still refused)')
         .choices(['strict', 'accept-new', 'off'])
         .default('strict'),
     )
@@ -134,13 +182,16 @@ export function buildCommand(): Command {
     .option('--keepalive <seconds>', 'SSH keepalive interval; 3 unanswered keepalives end the host', seconds('--keepalive'), 15)
     .option('-j, --parallel <n>', 'hosts scanned at once (default: automatic, from hosts, open-file limit, memory and CPUs)', integer('--parallel', 1, 4096))
     .option('--retries <n>', 'retries for failures before authentication (refused, reset, connect timeout, DNS temporary failure)', integer('--retries', 0, 10), 2)
-    .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl/.json')
+    .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl or .ndjson')
     .option('--retry-file <file>', 'write the failed hosts in the hosts file format, for --hosts')
-    .option('--resume <report>', 'skip hosts that this earlier report lists as ok')
+    .option('--resume <report>', 'skip hosts that this earlier report lists as ok; their rows are carried into --report (it may be the same file)')
+    .option('--resume-max-age <hours>', 'with --resume: rescan ok hosts scanned longer ago than this', hours)
     .option('--summary <file.html>', 'after the run, write a self-contained HTML summary page (classes, OS, failures, slowest hosts, costly warnings)')
     .option('--compare <report>', 'with --summary: compare with an earlier report (new failures, recovered, added, gone)')
     .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
     .option('--no-progress', 'no progress bar even on a terminal')
+    .option('-q, --quiet', 'standard error: only failures, warnings and the summary line', false)
+    .option('-v, --verbose', 'standard error: each host\'s phases, negotiated algorithms and the authentication methods tried', false)
     .option('--shard <I/N>', 'scan only the I-th of N parts of the host list (I from 0), e.g. $JOB_COMPLETION_INDEX/8')
     .option('-J, --jump <[user@]host[:port],...>', 'ProxyJump chain of bastions, as ssh -J; "none" ignores ssh_config ProxyJump and the jump column', jumpChain)
     .option('--jump-channels <n>', 'channels opened at once through one bastion (one SSH connection per bastion serves every host behind it)', integer('--jump-channels', 1, 1024), 32)
@@ -155,7 +206,7 @@ export function buildCommand(): Command {
     .option('--config-host <name>', 'octoscan.xml configuration/host: the host this machine runs on (hosts-file column config_host overrides it)', configValue('--config-host'))
     .option('--cluster <name>', 'octoscan.xml configuration/cluster, also written into the host\'s container archives (hosts-file column cluster overrides it)', configValue('--cluster'))
     .option('--virt <kind>', 'octoscan.xml configuration/virt, for hosts without systemd-detect-virt (hosts-file column virt overrides it)', configValue('--virt'))
-    .option('--max-host-bytes <bytes>', 'cap on the output kept per host', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
+    .option('--max-host-bytes <bytes>', 'cap on the output kept per host (at least 1048576)', integer('--max-host-bytes', 1 << 20, 2 ** 40), 512 * 1024 * 1024)
     .option('--failed-exit <code>', 'exit code when the run finished but some hosts failed (0 for schedulers that count any other code as a failed job; the report keeps the truth)', failedExit, 2)
     .option('--upload <url>', 'send each archive to octo-collect at URL (as curl -F upload=@FILE URL); it stays in --out until accepted, and earlier runs\' leftovers go first');
   return addUploadOptions(cmd)
@@ -166,7 +217,7 @@ export function buildCommand(): Command {
       `
 Exit codes: 0 every host ok; 2 some hosts failed, sudo refused counts (--failed-exit);
 3 archives still waiting for the collector (--upload); 1 could not start (arguments,
-hosts file, output folder); 130 interrupted.
+hosts file, output folder, report folder, keys, known_hosts, upload settings); 130 interrupted.
 Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys),
 OCTOSCAN_SSH_PASSWORD (login password), OCTOSCAN_SUDO_PASSWORD (sudo password),
 OCTOSCAN_UPLOAD_AUTH (user:password for --upload), HTTPS_PROXY/HTTP_PROXY/NO_PROXY.

@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, Parser } from 'csv-parse';
 import type { HostSpec } from '../types.js';
 import { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
+import { parseHostArg } from './host-arg.js';
 import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
 
@@ -77,6 +78,8 @@ class HostsFileParser extends Parser {
   dataRows = 0;
   readonly errors: HostsError[] = [];
   total = 0;
+  /** The file has no header: one [user@]host[:port] per line. */
+  list = false;
   /** Set after a bad header: parsing stops with this error. */
   readonly stop = new Error('bad header');
   /** A bug while handling a record, rethrown as is. */
@@ -154,6 +157,10 @@ class HostsFileParser extends Parser {
     }
     if (empty) return; // ",,," counts as a blank line
     this.dataRows++;
+    if (this.list) {
+      this.listRow(fields, line);
+      return;
+    }
     if (fields.length !== columns.length) {
       const n = columns.length;
       this.lineError(line, `expected ${n} field${n === 1 ? '' : 's'} (${columns.join(',')}), got ${fields.length}`);
@@ -172,6 +179,13 @@ class HostsFileParser extends Parser {
   }
 
   private header(fields: string[], line: number): void {
+    if (fields.length === 1 && !(KNOWN_COLUMNS as readonly string[]).includes(fields[0].trim().toLowerCase())) {
+      // No header: a plain list, one [user@]host[:port] per line, as pssh and pdsh take it.
+      this.list = true;
+      this.columns = [];
+      this.record(fields);
+      return;
+    }
     const columns = fields.map((f) => f.trim().toLowerCase());
     this.columns = columns;
     const known: readonly string[] = KNOWN_COLUMNS;
@@ -200,6 +214,32 @@ class HostsFileParser extends Parser {
       this.done = true;
       this.destroy(this.stop);
     }
+  }
+
+  /** A line of a plain host list. No `row`: the retry file writes such hosts as host,port,user. */
+  private listRow(fields: string[], line: number): void {
+    if (fields.length !== 1) {
+      this.lineError(line, `expected one [user@]host[:port] per line (a plain host list, as the first line has no comma), got ${fields.length} fields; a CSV hosts file starts with a header row such as host,port,user`);
+      return;
+    }
+    let spec: HostSpec;
+    try {
+      spec = parseHostArg(fields[0], { port: this.defaults.port, user: this.defaults.user });
+    } catch (err) {
+      if (!(err instanceof HostsError)) throw err;
+      this.valueError(line, 'host', fields[0], `${err.reason} (a plain host list holds one [user@]host[:port] per line; a CSV hosts file starts with a header row such as host,port,user)`);
+      return;
+    }
+    spec.identities = [...this.defaults.identities];
+    spec.origin = { file: this.file, line };
+    const key = hostKey(spec);
+    const first = this.seen.get(key);
+    if (first !== undefined) {
+      this.valueError(line, 'host', fields[0], `duplicate of line ${first} (same host, port and user)`);
+      return;
+    }
+    this.seen.set(key, line);
+    this.hosts.push(spec);
   }
 
   private row(fields: string[], columns: string[], line: number): HostSpec | undefined {

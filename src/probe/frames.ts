@@ -18,6 +18,13 @@
 //          I <key> <value>                                 fact for octoscan.xml
 //          S <probe> <reason>                              probe skipped
 //          Z                                               script finished
+//
+// On the script's standard error (a stream of its own, never mixed with the
+// records above), a command whose entry does not keep its standard error
+// sends the first 4 KiB of it between two records of the same token:
+//          P <probe#attempt>                               its stderr follows
+//          p                                               end of it
+// Everything else on standard error is the shell's own.
 import { randomBytes } from 'node:crypto';
 
 export function newToken(): string {
@@ -191,4 +198,43 @@ function parseHeader(line: Buffer): Frame {
 function printable(b: Buffer): string {
   const s = b.subarray(0, 120).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(b.length > 120 ? `${s}...` : s);
+}
+
+/** Bounds on what splitStderr keeps: per-probe heads are capped on the target too; these hold against a forged stream. */
+export const STDERR_BOUNDS = { probes: 200, headBytes: 4096 } as const;
+
+export interface SplitStderr {
+  /** The shell's own standard error, without the probe sections. */
+  own: string;
+  /** Each probe's standard error head, by `probe#attempt`, in order of arrival. */
+  probes: Map<string, string>;
+}
+
+/** Splits the script's standard error into the shell's own and each command's head (see P and p above). */
+export function splitStderr(text: string, token: string): SplitStderr {
+  const probes = new Map<string, string>();
+  const start = `\n${token} P `;
+  const end = `\n${token} p\n`;
+  let own = '';
+  let at = 0;
+  for (;;) {
+    const s = text.indexOf(start, at);
+    if (s < 0) break;
+    own += text.slice(at, s);
+    const nl = text.indexOf('\n', s + start.length);
+    if (nl < 0) {
+      at = text.length;
+      break;
+    }
+    const probe = text.slice(s + start.length, nl);
+    const e = text.indexOf(end, nl + 1);
+    const stop = e < 0 ? text.length : e;
+    const body = text.slice(nl + 1, stop);
+    if (body !== '' && probes.size < STDERR_BOUNDS.probes && /^[A-Za-z0-9_.-]+(#\d+)?$/.test(probe)) {
+      probes.set(probe, (probes.get(probe) ?? '') + body.slice(0, STDERR_BOUNDS.headBytes));
+    }
+    at = e < 0 ? text.length : e + end.length;
+  }
+  own += text.slice(at);
+  return { own, probes };
 }

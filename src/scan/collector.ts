@@ -57,6 +57,8 @@ export interface Collected {
   warnings: Warning[];
   skips: { probe: string; reason: string }[];
   entries: EntryRecord[];
+  /** Commands that failed for good (no fallback left): their stderr heads go into scan.json. */
+  failed: { probe: string; attempt: number; entry: string; rc: number }[];
   /** Body bytes received (before caps). */
   bytesReceived: number;
   /** Bytes of records kept (warnings, skips, facts, entry bookkeeping); they count against the host cap too. */
@@ -98,6 +100,7 @@ export class Collector {
     warnings: [],
     skips: [],
     entries: [],
+    failed: [],
     bytesReceived: 0,
     recordBytes: 0,
     hostCapReached: false,
@@ -274,6 +277,8 @@ export class Collector {
       if (!ok && !more && !p.quiet) {
         this.warn(1004, commandFailedMessage(p.argv, rc));
       }
+      // Bounded: one per entry record, and entries are bounded.
+      if (!ok && !more) this.result.failed.push({ probe: p.id, attempt: e.attempt, entry: e.name, rc });
     } else {
       // Files and builtins report their own read errors as W records; a failed read leaves no entry.
       keep = rc === 0 || e.truncated;

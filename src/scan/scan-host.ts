@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
 import { asScanError, interruptedError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
-import { FrameError, newToken } from '../probe/frames.js';
+import { FrameError, newToken, splitStderr } from '../probe/frames.js';
 import { buildScript, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
@@ -18,6 +18,7 @@ import { displayTarget } from '../transport/ssh2-transport.js';
 import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
+import { completenessOf, type Completeness } from './completeness.js';
 import { finalPlan } from './finalize.js';
 import { startScript, type Started } from './privilege.js';
 
@@ -31,6 +32,8 @@ export interface ScanSettings {
   hostCap?: number;
   /** Diagnostics for standard error. */
   warn: (message: string) => void;
+  /** --verbose: each host's phases, algorithms and authentication methods. */
+  trace?: (message: string) => void;
   /** The run's interrupt (SIGINT/SIGTERM). */
   signal?: AbortSignal;
   /** --sudo (a host's `sudo` column overrides it) and the sudo password, if one was given. */
@@ -72,9 +75,16 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
     session = await s.transport.connect(spec, {
       ...s.connect,
       signal: host.signal,
-      onPhase: (p) => (phase = p),
+      onPhase: (p) => {
+        phase = p;
+        s.trace?.(`${where}: ${p}`);
+      },
       warn: s.warn,
     });
+    if (s.trace && s.transport.name !== 'local') {
+      const i = session.info;
+      s.trace(`${where}: logged in${i['serverVersion'] ? ` to ${i['serverVersion']}` : ''}; kex ${i['kex'] ?? '-'}, host key ${i['hostKey'] ?? '-'}, cipher ${i['cipher'] ?? '-'}, mac ${i['mac'] ?? '-'}; auth tried: ${i['auth'] || '-'}`);
+    }
     const liveSession = session;
     const wantContainers = spec.containers ?? s.containers?.enabled ?? false;
     const run = await runScript(liveSession, spec, s, {
@@ -89,10 +99,11 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       startedAt,
     });
     phase = 'done';
+    const archived = { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness };
     const base = run.refused
       ? // An archive, but not the one asked for: its own class, counted as failed (exit code, retry file).
-        result('sudo', sudoMessage(where, spec.user, run.refused), { phase: 'exec', archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs })
-      : result('ok', '', { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs });
+        result('sudo', sudoMessage(where, spec.user, run.refused), { phase: 'exec', ...archived })
+      : result('ok', run.message, archived);
     if (!wantContainers || !s.containers) return base;
     // The host's deadline covered the host; each container has its own.
     clearTimeout(deadline);
@@ -139,6 +150,10 @@ export interface ScriptResult {
   /** The command that ran the script. */
   command: string;
   refused?: string;
+  /** How complete the archive is, for the report. */
+  completeness: Completeness;
+  /** For the report row: which commands failed, and where their standard error is. */
+  message: string;
 }
 
 /**
@@ -232,17 +247,26 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
       // First in the list: it happened before any probe ran, and it explains the root-only warnings after it.
       collected.warnings.unshift({ id: 1004, message: `add_command_output exception ['sudo', '-n', '/bin/sh', '-s']: ${started.refused}` });
     }
-    const plan = finalPlan({ uuid, spec, where, collected, startedAt: r.startedAt, onTargetMs, stderr: stderr(), config: r.config });
+    const err = splitStderr(stderr(), token);
+    const failedCommands = collected.failed.map((f) => ({ probe: f.probe, entry: f.entry, rc: f.rc, stderr: err.probes.get(`${f.probe}#${f.attempt}`) ?? '' }));
+    const plan = finalPlan({ uuid, spec, where, collected, startedAt: r.startedAt, onTargetMs, stderr: err.own, config: r.config });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
-      attempt: r.attempt, startedAt: r.startedAt, onTargetMs, exit, stderr: stderr().slice(0, 4096), command: started.command, sudoRefused: started.refused, extra: r.extra,
+      attempt: r.attempt, startedAt: r.startedAt, onTargetMs, exit, stderr: err.own.slice(0, 4096), failed: failedCommands,
+      command: started.command, sudoRefused: started.refused, extra: r.extra,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
     writer = undefined;
+    const completeness = completenessOf(plan.os, collected, collected.entries.length + plan.entries.length + 1);
+    // The row says where to look; the archive keeps what the commands said.
+    const message = failedCommands.length
+      ? `${failedCommands.length} command${failedCommands.length === 1 ? '' : 's'} failed (${failedCommands.map((f) => f.probe).join(', ')}): standard error in octoscan-remote/scan.json "failed"`
+      : '';
     return {
       path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs,
       fqdn: collected.facts['fqdn'] || spec.host, command: started.command, refused: started.refused,
+      completeness, message,
     };
   } catch (err) {
     throw signal.aborted && signal.reason instanceof ScanError ? signal.reason : asScanError(err, where, phase);
@@ -305,7 +329,17 @@ function scanReport(
   s: ScanSettings,
   session: Session,
   c: Collected,
-  run: { attempt: number; startedAt: Date; onTargetMs: number; exit: { code: number | null; signal?: string }; stderr: string; command: string; sudoRefused?: string; extra?: Record<string, unknown> },
+  run: {
+    attempt: number;
+    startedAt: Date;
+    onTargetMs: number;
+    exit: { code: number | null; signal?: string };
+    stderr: string;
+    failed: { probe: string; entry: string; rc: number; stderr: string }[];
+    command: string;
+    sudoRefused?: string;
+    extra?: Record<string, unknown>;
+  },
 ): string {
   return JSON.stringify(
     {
@@ -322,6 +356,7 @@ function scanReport(
       exit: run.exit,
       entries: c.entries,
       skipped: c.skips,
+      failed: run.failed,
       bytesReceived: c.bytesReceived,
       hostCapReached: c.hostCapReached,
       noise: c.noise,

@@ -16,8 +16,9 @@ export interface Progress {
 
 export function createProgress(
   total: number,
-  opts: { tty: boolean; stream?: NodeJS.WriteStream; quiet?: boolean; write?: (text: string) => void },
+  opts: { tty: boolean; stream?: NodeJS.WriteStream; quiet?: boolean; write?: (text: string) => void; now?: () => number },
 ): Progress {
+  const now = opts.now ?? (() => performance.now());
   const stream = opts.stream ?? process.stderr;
   const write = opts.write ?? ((text: string) => void stream.write(text));
   let active = 0;
@@ -27,18 +28,22 @@ export function createProgress(
     const bar = new SingleBar(
       {
         stream,
-        format: ' {bar} {value}/{total} | ok {ok} | failed {failed} | in flight {active} | ETA {eta_formatted}',
+        format: ' {bar} {value}/{total} | ok {ok} | failed {failed} | in flight {active} | ETA {eta_hosts}',
         hideCursor: true,
         clearOnComplete: false,
-        etaBuffer: 50,
         fps: 5,
       },
     );
-    bar.start(total, 0, { ok, failed, active });
+    // cli-progress estimates from the bar's own updates, and restarts its
+    // estimate whenever the bar is stopped to print a failure: "ETA 0s", then
+    // minutes, for a run of seconds. Finished hosts are the only honest clock.
+    const began = now();
+    const eta = (): string => etaText(now() - began, ok + failed, total);
+    bar.start(total, 0, { ok, failed, active, eta_hosts: eta() });
     return {
       started: () => {
         active++;
-        bar.update({ active });
+        bar.update({ active, eta_hosts: eta() });
       },
       finished: (o) => {
         active--;
@@ -47,15 +52,15 @@ export function createProgress(
         if (o.class !== 'ok') {
           bar.stop();
           write(`${failureLine(o)}\n`);
-          bar.start(total, ok + failed, { ok, failed, active });
+          bar.start(total, ok + failed, { ok, failed, active, eta_hosts: eta() });
         } else {
-          bar.increment(1, { ok, failed, active });
+          bar.increment(1, { ok, failed, active, eta_hosts: eta() });
         }
       },
       log: (message) => {
         bar.stop();
         write(`${escapeControls(message)}\n`);
-        bar.start(total, ok + failed, { ok, failed, active });
+        bar.start(total, ok + failed, { ok, failed, active, eta_hosts: eta() });
       },
       stop: () => bar.stop(),
     };
@@ -74,8 +79,22 @@ export function createProgress(
   };
 }
 
+/**
+ * Time left, from the hosts finished so far: the mean time per finished host
+ * times the hosts still to finish. Nothing finished yet: unknown, not 0.
+ */
+export function etaText(elapsedMs: number, done: number, total: number): string {
+  if (done >= total) return '0s';
+  if (done === 0) return '?';
+  const s = Math.round(((elapsedMs / done) * (total - done)) / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 function okLine(o: HostOutcome): string {
-  return `ok ${target(o)} ${(o.durationMs / 1000).toFixed(1)}s ${o.warnings} warnings ${o.archive}`;
+  const missing = o.completeness?.missing.length ? ` INCOMPLETE (${o.completeness.missing.join(', ')})` : '';
+  return `ok ${target(o)} ${(o.durationMs / 1000).toFixed(1)}s ${o.warnings} warnings ${o.archive}${missing}`;
 }
 
 function failureLine(o: HostOutcome): string {
@@ -86,11 +105,14 @@ function target(o: HostOutcome): string {
   return displayTarget(o.spec);
 }
 
-export function summaryLine(outcomes: HostOutcome[], wallMs: number): string {
+export function summaryLine(outcomes: HostOutcome[], wallMs: number, carried = 0): string {
   const byClass = new Map<string, number>();
   for (const o of outcomes) byClass.set(o.class, (byClass.get(o.class) ?? 0) + 1);
   const ok = byClass.get('ok') ?? 0;
   const failed = outcomes.length - ok;
+  const incomplete = outcomes.filter((o) => o.completeness?.missing.length).length;
   const parts = [...byClass].filter(([c]) => c !== 'ok').map(([c, n]) => `${c} ${n}`);
-  return `${outcomes.length} host${outcomes.length === 1 ? '' : 's'}: ${ok} ok, ${failed} failed${parts.length ? ` (${parts.join(', ')})` : ''} in ${(wallMs / 1000).toFixed(1)} s`;
+  const okText = `${ok} ok${incomplete ? ` (${incomplete} incomplete)` : ''}`;
+  const carriedText = carried ? `, ${carried} carried over` : '';
+  return `${outcomes.length} host${outcomes.length === 1 ? '' : 's'}: ${okText}, ${failed} failed${parts.length ? ` (${parts.join(', ')})` : ''}${carriedText} in ${(wallMs / 1000).toFixed(1)} s`;
 }

@@ -5,16 +5,31 @@ import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { escapeControls } from '../text/peer-text.js';
+import { completenessText, warningIdsText } from '../scan/completeness.js';
 import type { HostOutcome } from '../types.js';
 
-// The container columns come last (issue 17), then upload (issue 14): readers of the older columns keep working.
+// New columns come last, so readers of the older columns keep working: completeness and run
+// facts (issue 12), containers (issue 17), upload (issue 14).
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
+  'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
+  'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
   'engine', 'container_id', 'container_name', 'image', 'upload',
 ] as const;
-export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number>;
+export type ReportColumn = (typeof REPORT_COLUMNS)[number];
+export type ReportRow = Record<ReportColumn, string | number>;
+const NUMERIC: ReadonlySet<string> = new Set(['port', 'duration_ms', 'bytes', 'warnings', 'attempts', 'entries']);
 
-export function reportRow(o: HostOutcome): ReportRow {
+/** What every row of one run shares. */
+export interface RunInfo {
+  runId: string;
+  version: string;
+}
+
+const yesNo = (v: boolean | undefined): string => (v === undefined ? '' : v ? 'yes' : 'no');
+
+export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '' }): ReportRow {
+  const c = o.completeness;
   return {
     host: o.spec.host,
     port: o.spec.port,
@@ -29,6 +44,17 @@ export function reportRow(o: HostOutcome): ReportRow {
     bytes: o.bytes,
     warnings: o.warnings,
     attempts: o.attempts,
+    completeness: completenessText(c),
+    entries: c?.entries ?? 0,
+    package_list: yesNo(c?.packageList),
+    release: yesNo(c?.release),
+    skipped: escapeControls(c?.skipped.join(' ') ?? ''),
+    warning_ids: warningIdsText(c?.warningIds),
+    started_at: o.startedAt.toISOString(),
+    finished_at: new Date(o.startedAt.getTime() + o.durationMs).toISOString(),
+    run_id: run.runId,
+    version: run.version,
+    carried_over: '',
     engine: o.container?.engine ?? '',
     container_id: o.container?.id ?? '',
     container_name: escapeControls(o.container?.name ?? ''),
@@ -36,6 +62,22 @@ export function reportRow(o: HostOutcome): ReportRow {
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
   };
+}
+
+/**
+ * A row of an earlier report, carried into this one (--resume): as it was,
+ * so it still says when it was scanned and by which run, marked as carried.
+ * A report from an older version lacks some columns; they stay empty.
+ */
+export function carriedRow(previous: Record<string, unknown>): ReportRow {
+  const row = {} as ReportRow;
+  for (const c of REPORT_COLUMNS) {
+    const v = previous[c];
+    const text = v === undefined || v === null ? '' : escapeControls(String(v)).replace(/^'(?=[=+\-@\t\r])/, '');
+    row[c] = NUMERIC.has(c) && text !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  row.carried_over = 'yes';
+  return row;
 }
 
 /**
@@ -49,27 +91,38 @@ export function csvCell(value: string | number): string {
   return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function formatReport(path: string, outcomes: HostOutcome[]): string {
-  const rows = outcomes.map(reportRow);
+export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInfo): string {
+  return formatRows(path, outcomes.map((o) => reportRow(o, run)));
+}
+
+export function formatRows(path: string, rows: ReportRow[]): string {
   if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
   const lines = [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))];
   return lines.join('\n') + '\n';
 }
 
+/** JSON lines by name; `.json` is still read (reports of earlier versions) but no longer written. */
 export function isJsonLines(path: string): boolean {
   return /\.(jsonl|ndjson|json)$/i.test(path);
 }
 
-export async function writeReport(path: string, outcomes: HostOutcome[]): Promise<void> {
-  await writeFileAtomically(path, formatReport(path, outcomes));
+export async function writeReport(path: string, outcomes: HostOutcome[], run?: RunInfo): Promise<void> {
+  await writeFileAtomically(path, formatReport(path, outcomes, run));
 }
 
-/** host\0port\0user of every `ok` row of an earlier report, for --resume. */
-export async function okHostsOf(path: string): Promise<Set<string>> {
-  const ok = new Set<string>();
+export async function writeReportRows(path: string, rows: ReportRow[]): Promise<void> {
+  await writeFileAtomically(path, formatRows(path, rows));
+}
+
+/**
+ * The `ok` rows of an earlier report, for --resume, by host\0port\0user.
+ * Read whole before the run starts, so the same file may be the new report.
+ */
+export async function okRowsOf(path: string): Promise<Map<string, Record<string, unknown>>> {
+  const ok = new Map<string, Record<string, unknown>>();
   const add = (r: Record<string, unknown>): void => {
     // A container's row shares its host's host/port/user: only the host's own row counts.
-    if (r['class'] === 'ok' && !r['container_id'] && !r['engine']) ok.add(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`);
+    if (r['class'] === 'ok' && !r['container_id'] && !r['engine']) ok.set(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`, r);
   };
   if (isJsonLines(path)) {
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
@@ -88,6 +141,17 @@ export async function okHostsOf(path: string): Promise<Set<string>> {
   const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
   for await (const r of parser) add(r as Record<string, unknown>);
   return ok;
+}
+
+/** host\0port\0user of every `ok` row of an earlier report. */
+export async function okHostsOf(path: string): Promise<Set<string>> {
+  return new Set((await okRowsOf(path)).keys());
+}
+
+/** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */
+export function scannedAt(row: Record<string, unknown>): Date | undefined {
+  const t = Date.parse(String(row['started_at'] ?? ''));
+  return Number.isFinite(t) ? new Date(t) : undefined;
 }
 
 export function resumeKey(spec: { host: string; port: number; user: string }): string {

@@ -3,6 +3,7 @@
 // report, never the end of the sweep.
 import pLimit from 'p-limit';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ScanError } from '../errors.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 
@@ -13,6 +14,8 @@ export interface SweepOptions {
   retryDelayMs: number;
   onStart?: (spec: HostSpec) => void;
   onResult?: (o: HostOutcome) => void;
+  /** Hosts found unusable before connecting (their own key is bad): they end with this error, untried. */
+  rejected?: Map<HostSpec, ScanError>;
 }
 
 export async function sweep(hosts: HostSpec[], settings: ScanSettings, opts: SweepOptions): Promise<HostOutcome[]> {
@@ -22,7 +25,10 @@ export async function sweep(hosts: HostSpec[], settings: ScanSettings, opts: Swe
     hosts.map((spec) =>
       limit(async () => {
         let outcome: HostOutcome;
-        if (signal?.aborted) {
+        const rejected = opts.rejected?.get(spec);
+        if (rejected) {
+          outcome = { spec, class: rejected.cls, phase: rejected.phase, message: rejected.message, startedAt: new Date(), durationMs: 0, bytes: 0, warnings: 0, attempts: 0 };
+        } else if (signal?.aborted) {
           // Never started: recorded so the report lists every host.
           outcome = { spec, class: 'interrupted', phase: 'resolve', message: 'not started: the run was interrupted', startedAt: new Date(), durationMs: 0, bytes: 0, warnings: 0, attempts: 0 };
         } else {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware, type KeyboardInteractiveCallback, type ParsedKey } from 'ssh2';
 import type { HostSpec } from '../types.js';
 import { peerText } from '../text/peer-text.js';
-import { fromPkcs8, isPkcs8 } from './key-formats.js';
+import { parsePrivateKey } from './key-formats.js';
 
 const { utils, OpenSSHAgent } = ssh2;
 
@@ -39,17 +39,7 @@ export function identity(path: string, passphrase: string | undefined): ParsedKe
   if (cached !== undefined) return cached;
   let result: ParsedKey | string;
   try {
-    const text = readFileSync(path);
-    let parsed: ParsedKey | ParsedKey[] | Error;
-    if (isPkcs8(text.toString('latin1'))) {
-      try {
-        parsed = utils.parseKey(fromPkcs8(text.toString('latin1'), passphrase));
-      } catch (err) {
-        parsed = err as Error;
-      }
-    } else {
-      parsed = utils.parseKey(text, passphrase);
-    }
+    const parsed = parsePrivateKey(readFileSync(path), passphrase);
     if (parsed instanceof Error) {
       result = /encrypted/i.test(parsed.message) && !passphrase
         ? `identity ${path} is encrypted and no passphrase was given (--passphrase-file or OCTOSCAN_SSH_PASSPHRASE)`

@@ -3,11 +3,23 @@
 // Node's crypto decrypts and reads them, and hands ssh2 a form it does read
 // (PKCS#1 for RSA, SEC1 for ECDSA, the OpenSSH container for Ed25519).
 import { createPrivateKey, randomBytes } from 'node:crypto';
+import ssh2, { type ParsedKey } from 'ssh2';
 
 const PKCS8 = /-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/;
 
 export function isPkcs8(text: string): boolean {
   return PKCS8.test(text);
+}
+
+/** A private key file's content in any form we read (OpenSSH, PEM, PKCS#8); an Error says why not. */
+export function parsePrivateKey(data: Buffer, passphrase: string | undefined): ParsedKey | ParsedKey[] | Error {
+  const text = data.toString('latin1');
+  if (!isPkcs8(text)) return ssh2.utils.parseKey(data, passphrase);
+  try {
+    return ssh2.utils.parseKey(fromPkcs8(text, passphrase));
+  } catch (err) {
+    return err as Error;
+  }
 }
 
 /** The key as text ssh2 parses; throws with crypto's reason (wrong passphrase, unsupported type). */

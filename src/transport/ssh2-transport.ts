@@ -221,6 +221,7 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
     info.kex = negotiated.kex;
     info.hostKey = negotiated.serverHostKey;
     info.cipher = negotiated.cs.cipher;
+    info.mac = negotiated.cs.mac;
     enter('auth');
     conn.timer(opts.authTimeoutMs, () => {
       if (!authenticated) fail(timeoutError(where, 'auth', opts.authTimeoutMs / 1000, 'authentication'));
@@ -302,6 +303,7 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
   if (conn.ended) throw failure ?? protocolError(where, 'auth', 'the connection was lost at login');
   conn.clearTimers();
   info.serverVersion = peerText((client as unknown as { _remoteVer?: string })._remoteVer ?? '', 255);
+  info.auth = auth.tried().join(', ');
   return { client, info };
 }
 

@@ -36,7 +36,8 @@ export interface RunCliOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const SUMMARY = /^\d+ hosts?: \d+ ok, \d+ failed/m;
+// Off a terminal the line starts with its ISO timestamp.
+const SUMMARY = /^(\S+Z )?\d+ hosts?: \d+ ok( \(\d+ incomplete\))?, \d+ failed/m;
 
 /** The high-water mark of a process's resident memory, in bytes. */
 function vmHwm(pid: number): number {

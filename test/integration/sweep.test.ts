@@ -32,7 +32,16 @@ else warnIfStale();
 
 const GOOD = 50;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const REPORT_COLUMNS = ['host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts', 'engine', 'container_id', 'container_name', 'image', 'upload'];
+const REPORT_COLUMNS = [
+  'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
+  'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids', 'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
+  'engine', 'container_id', 'container_name', 'image', 'upload',
+];
+// Off a terminal every stderr line starts with an ISO timestamp; the checks below read the lines without it.
+const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
+const unstamp = (text: string): string => text.split('\n').map((l) => l.replace(STAMP, '')).join('\n');
+const allStamped = (text: string): boolean => text.split('\n').every((l) => l === '' || STAMP.test(l));
+const START_LINE = /^octoscan-remote \d+\.\d+\.\d+\S*, run [0-9a-f-]{36}, \d+ hosts?/;
 const TEMP_PREFIX = '.octoscan-tmp-';
 const FORMULA_TAG = '=cmd()';
 // Generous: with other suites loading a 2-CPU machine, the controller's event
@@ -101,7 +110,8 @@ function cli(args: string[], opts: CliHooks = {}): { child: ChildProcess; done: 
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+      // A line that lacks its stamp stays as it is, so the checks below catch it.
+      resolve({ code, signal, stdout, stderr: allStamped(stderr) ? unstamp(stderr) : stderr, ms: Date.now() - started });
     });
   });
   return { child, done };
@@ -233,11 +243,12 @@ async function checkOutFolder(dir: string): Promise<string[]> {
 /** stderr when not a terminal: one line per host (ok ... / FAILED ...), then the summary, nothing else. */
 function checkPlainStderr(stderr: string, hosts: number, extra: RegExp[] = []): string {
   const all = lines(stderr);
-  const rest = all.filter((l) => !extra.some((re) => re.test(l)));
+  assert.match(all[0] ?? '', START_LINE, `start line:\n${stderr}`);
+  const rest = all.slice(1).filter((l) => !extra.some((re) => re.test(l)));
   const summary = rest.at(-1) ?? '';
-  assert.match(summary, new RegExp(`^${hosts} hosts?: \\d+ ok, \\d+ failed( \\(.*\\))? in \\d+\\.\\d s$`), `summary line:\n${stderr}`);
+  assert.match(summary, new RegExp(`^${hosts} hosts?: \\d+ ok( \\(\\d+ incomplete\\))?, \\d+ failed( \\(.*\\))?(, \\d+ carried over)? in \\d+\\.\\d s$`), `summary line:\n${stderr}`);
   const hostLines = rest.slice(0, -1);
-  for (const l of hostLines) assert.match(l, /^(ok \S+ \d+\.\ds \d+ warnings \S+\.scal|FAILED [a-z-]+ \S+ \([a-z]+, attempt \d+\): .+)$/, `stderr line:\n${l}\n--- all:\n${stderr}`);
+  for (const l of hostLines) assert.match(l, /^(ok \S+ \d+\.\ds \d+ warnings \S+\.scal( INCOMPLETE \(.+\))?|FAILED [a-z-]+ \S+ \([a-z]+, attempt \d+\): .+)$/, `stderr line:\n${l}\n--- all:\n${stderr}`);
   assert.equal(hostLines.length, hosts, `one stderr line per host:\n${stderr}`);
   return summary;
 }
@@ -327,7 +338,8 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
       const row = rowOf.get(key(h))!;
       assert.equal(row.class, 'ok', `${key(h)}: ${JSON.stringify(row)}`);
       assert.equal(row.phase, 'done');
-      assert.equal(row.message, '');
+      // Empty, or pointing to the failed commands' stderr in scan.json (hostnamectl without systemd).
+      assert.match(row.message, /^(|\d+ commands? failed \([a-z, -]+\): standard error in octoscan-remote\/scan\.json "failed")$/);
       assert.ok(printed.includes(row.archive), `${key(h)}: archive ${row.archive} printed`);
       assert.equal(Number(row.bytes), statSync(row.archive).size);
       assert.ok(Number(row.duration_ms) > 0);
@@ -406,13 +418,14 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
       checkPlainStderr(retry.stderr, farm.broken.length);
     });
 
-    await t.test('--resume <report> skips the hosts it lists as ok', () => {
+    await t.test('--resume <report> skips the hosts it lists as ok, and carries their rows', () => {
       assert.equal(resume.code, 2, explain(resume));
       assert.equal(resume.stdout, '');
       const rows = readCsvReport(path.join(tmp, 'resume.csv'));
-      assert.deepEqual(rows.map(key).sort(), farm.broken.map(key).sort());
+      assert.deepEqual(rows.map(key).sort(), farm.hosts.map(key).sort(), 'the whole list');
+      assert.deepEqual(rows.filter((r) => (r as unknown as Record<string, string>).carried_over === 'yes').map(key).sort(), farm.good.map(key).sort());
       assert.deepEqual(readdirSync(outResume), []);
-      const skipped = new RegExp(`^--resume: ${GOOD} host\\(s\\) already ok, skipped$`);
+      const skipped = /^--resume: \d+ host\(s\) already ok in .*, skipped; their rows are carried into the report$/;
       assert.ok(lines(resume.stderr).some((l) => skipped.test(l)), resume.stderr);
       checkPlainStderr(resume.stderr, farm.broken.length, [skipped]);
     });
@@ -646,7 +659,7 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
       // An output folder that does not exist is also exit 1, before any connection.
       const r = await run([`${srv.address}:${srv.port}`, '-o', path.join(tmp, 'no-such-dir'), ...common]);
       assert.equal(r.code, 1, explain(r));
-      assert.equal(r.stderr, `octoscan-remote: --out ${path.join(tmp, 'no-such-dir')}: not a folder\n`);
+      assert.equal(r.stderr, `octoscan-remote: --out ${path.join(tmp, 'no-such-dir')}: the folder does not exist; create it first (mkdir -p ${path.join(tmp, 'no-such-dir')})\n`);
     } finally {
       await srv.close();
     }

@@ -309,7 +309,7 @@ describe('report rows of containers', () => {
         writeFileSync(path, text);
         if (file.endsWith('.csv')) {
           const [head, , second] = text.split('\n');
-          assert.match(head, /,attempts,engine,container_id,container_name,image$/);
+          assert.match(head, /,carried_over,engine,container_id,container_name,image,upload$/);
           assert.ok(second.endsWith(`,docker,${ID1},'=cmd|calc,nginx`), second);
         }
         assert.equal((await okHostsOf(path)).size, 0, 'an ok container does not make its failed host ok');

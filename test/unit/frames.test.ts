@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrameError, FrameParser, newToken, type Frame } from '../../src/probe/frames.js';
+import { FrameError, FrameParser, newToken, splitStderr, STDERR_BOUNDS, type Frame } from '../../src/probe/frames.js';
 
 const golden = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'golden');
 const stream = readFileSync(join(golden, 'stream-linux.bin'));
@@ -425,4 +425,26 @@ describe('FrameParser: malformed records throw FrameError', () => {
       }
     },
   );
+});
+
+describe('splitStderr: the commands\' standard error heads, framed on the script\'s stderr', () => {
+  const t = newToken();
+  it('separates each probe\'s head from the shell\'s own stderr', () => {
+    const text = `sh: noise\n\n${t} P hostnamectl#0\nFailed to connect to bus\n\n${t} p\nmore noise\n\n${t} P ipcs#0\n\n${t} p\n`;
+    const r = splitStderr(text, t);
+    assert.equal(r.own, 'sh: noise\nmore noise\n');
+    assert.deepEqual([...r.probes], [['hostnamectl#0', 'Failed to connect to bus\n']]);
+  });
+  it('is bounded against a forged stream: heads cut, probe count capped, bad names dropped', () => {
+    const many = Array.from({ length: STDERR_BOUNDS.probes + 50 }, (_, i) => `\n${t} P p${i}#0\n${'x'.repeat(10_000)}\n${t} p\n`).join('');
+    const r = splitStderr(`${many}\n${t} P bad/name\nx\n${t} p\n`, t);
+    assert.equal(r.probes.size, STDERR_BOUNDS.probes);
+    for (const h of r.probes.values()) assert.equal(h.length, STDERR_BOUNDS.headBytes);
+    assert.equal(r.probes.has('bad/name'), false);
+  });
+  it('an unterminated section ends at the end of the stream', () => {
+    const r = splitStderr(`\n${t} P rpm#0\nrpmdb: lock`, t);
+    assert.deepEqual([...r.probes], [['rpm#0', 'rpmdb: lock']]);
+    assert.equal(r.own, '');
+  });
 });

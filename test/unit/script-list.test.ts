@@ -206,7 +206,7 @@ describe('octoscan-remote script', () => {
     for (const args of [['-o', '/nonexistent-octoscan', 'script'], ['scan@script', '-o', '/nonexistent-octoscan'], ['-o', '/nonexistent-octoscan', 'inspect']]) {
       const r = run(args);
       assert.equal(r.status, 1, args.join(' '));
-      assert.match(r.stderr, /--out \/nonexistent-octoscan: not a folder/, `${args.join(' ')}: taken as a scan`);
+      assert.match(r.stderr, /--out \/nonexistent-octoscan: the folder does not exist/, `${args.join(' ')}: taken as a scan`);
     }
   });
 

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FrameParser, newToken, type Frame } from '../../src/probe/frames.js';
+import { FrameParser, newToken, splitStderr, type Frame } from '../../src/probe/frames.js';
 import { buildScript } from '../../src/probe/script.js';
 import type { Probe } from '../../src/probe/probe.js';
 import { linuxProbes } from '../../targets/index.js';
@@ -293,13 +293,19 @@ describe('the generated script on dash, busybox sh and bash', { timeout: 3 * DEA
       assert.equal(r.infos.get('os'), 'Linux');
     });
 
-    it(`${name}: standard error is empty`, (t) => {
+    it(`${name}: standard error holds only the commands' own, each between its P and p records`, (t) => {
       const r = get(t, name);
       if (!r) return;
-      // Nothing is expected there: every command's stderr goes to /dev/null.
+      // Every command's stderr is framed for scan.json; nothing of the shell's own is expected.
+      const { own, probes } = splitStderr(r.stderr, token);
       const EXPECTED: RegExp[] = [];
-      const unexpected = r.stderr.split('\n').filter((l) => l.length > 0 && !EXPECTED.some((re) => re.test(l)));
+      const unexpected = own.split('\n').filter((l) => l.length > 0 && !EXPECTED.some((re) => re.test(l)));
       assert.deepEqual(unexpected, []);
+      for (const [probe, head] of probes) assert.ok(Buffer.byteLength(head) <= 4096, `${probe}: head capped on the target`);
+      const opened = r.stderr.split(`\n${token} P `).length - 1;
+      const closed = r.stderr.split(`\n${token} p\n`).length - 1;
+      assert.ok(opened >= 5, `P records: ${opened}`);
+      assert.equal(closed, opened, 'every P record is closed');
     });
 
     it(`${name}: leaves no process behind (only watchdog sleeps, gone within the grace period)`, (t) => {
