@@ -140,3 +140,12 @@ export function collectorNetworkError(collector: string, err: unknown): string {
   if ((err as Error)?.name === 'TimeoutError') return `collector ${collector}: no answer within the upload deadline`;
   return `collector ${collector}: ${code ? `${code}: ` : ''}${detail}`;
 }
+
+/**
+ * The peer closed the connection without sending a byte. sshd does this when
+ * it sheds load (MaxStartups), so it is worth a retry; a peer that answered
+ * with something other than SSH is `protocol` instead.
+ */
+export function closedBeforeBanner(where: string, reason?: string): ScanError {
+  return new ScanError('unreachable', 'handshake', `${where}: the server closed the connection before the SSH banner${reason ? ` (${reason})` : ''}`, true);
+}

@@ -192,7 +192,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       identities: opts.identity,
     };
     hosts = hosts.map((h) => resolveHost(h, ctx));
-    await checkKnownHosts(opts.knownHosts, opts.hostKeyPolicy);
+    await checkKnownHostsOf(hosts, opts);
     rejected = await rowIdentityProblems(hosts, secrets.passphrase);
   }
   applyConfigDefaults(hosts, opts);
@@ -217,6 +217,26 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     if (stale) notes.push(`--resume: ${stale} ok host(s) scanned more than ${opts.resumeMaxAge} h ago (or undated) are scanned again`);
   }
   return { hosts, all, carried, columns, notes, ...secrets, collector, rejected };
+}
+
+/**
+ * The known_hosts files the hosts will use, each checked once as its policy
+ * needs it: --known-hosts, or what ssh_config gave a host (UserKnownHostsFile,
+ * StrictHostKeyChecking). Of a list, ssh reads every file that exists; strict
+ * needs one of them, accept-new needs to write the first.
+ */
+async function checkKnownHostsOf(hosts: HostSpec[], opts: CliOptions): Promise<void> {
+  const seen = new Set<string>();
+  for (const h of hosts) {
+    const files = h.knownHostsFiles ?? [opts.knownHosts];
+    const policy = h.hostKeyPolicy ?? opts.hostKeyPolicy;
+    const writeFile = h.knownHostsWriteFile ?? files[0];
+    const key = `${policy}\0${writeFile}\0${files.join('\0')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (policy === 'accept-new') await checkKnownHosts(writeFile, policy);
+    else await checkKnownHosts(files.find((f) => existsSync(f)) ?? files[0], policy);
+  }
 }
 
 /** Keys named by a hosts file's `identity` column concern their rows only: those hosts fail, before connecting. */

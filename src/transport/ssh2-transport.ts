@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import ssh2, { type ClientChannel } from 'ssh2';
 import {
   authError,
+  closedBeforeBanner,
   dnsError,
   interruptedError,
   protocolError,
@@ -173,6 +174,11 @@ interface HandshakeContext {
 async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions, ctx: HandshakeContext): Promise<{ client: Client; info: Record<string, string> }> {
   const { where, enter } = ctx;
   const entries = await knownHosts(opts.knownHostsFiles);
+  // The peer may have closed while known_hosts was read. ssh2 given a socket that
+  // is already closed waits for ever (no event comes), and our deadlines die with
+  // the connection: so say it here. Closing before the banner is what sshd does
+  // when it sheds load (MaxStartups), so it is worth a retry.
+  if (conn.ended) throw closedBeforeBanner(where, conn.reason);
   const client = conn.attach(new Client());
   const info: Record<string, string> = { transport: 'ssh2', address: ctx.address };
   let failure: ScanError | undefined;
@@ -202,6 +208,8 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
         e = (err as NodeJS.ErrnoException).code && typeof (err as NodeJS.ErrnoException).code === 'string'
           ? socketError(where, phase, err as NodeJS.ErrnoException)
           : protocolError(where, phase, `connection lost during ${phase}: ${detail}`);
+      } else if (/^Connection lost before handshake$/.test(err.message) && conn.bytesRead() === 0) {
+        e = closedBeforeBanner(where, conn.reason);
       } else if (err.level === 'handshake' && /no matching/i.test(err.message)) {
         // An old server offering only SHA-1 or CBC: weak algorithms are offered on request only.
         e = protocolError(where, phase, `${detail}; if this is an old server, allow its algorithms with --legacy-algorithms or in ssh_config (e.g. HostKeyAlgorithms +ssh-rsa, KexAlgorithms +diffie-hellman-group14-sha1)`);
@@ -321,6 +329,11 @@ class Connection {
   private readonly timers = new Set<NodeJS.Timeout>();
 
   /** A TCP socket, or a direct-tcpip channel through a bastion. */
+  /** Bytes the peer sent so far (a TCP socket's count; a bastion channel does not say). */
+  bytesRead(): number | undefined {
+    return this.sock instanceof Socket ? this.sock.bytesRead : undefined;
+  }
+
   constructor(readonly sock: Duplex) {
     // For the socket's whole life: an 'error' with no listener ends the process.
     this.sock.on('error', (err) => this.note(err));

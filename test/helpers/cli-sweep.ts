@@ -130,6 +130,7 @@ export interface ReportRow {
   phase: string;
   message: string;
   archive: string;
+  attempts: string;
 }
 
 export function readReport(file: string): ReportRow[] {

@@ -96,6 +96,7 @@ export const NAMED: Record<string, () => Recipe> = {
       { t: 'write', hex: hex(disconnectPacket('second')) },
     ],
   }),
+  'close-on-accept': () => ({ label: 'close-on-accept', raw: [{ t: 'close' }] }),
   'ff-after-banner': () => ({ label: 'ff-after-banner', raw: [{ t: 'write', hex: hex(BANNER) }, { t: 'write', hex: 'ff'.repeat(16) }] }),
   'bad-kexinit': () => ({
     label: 'bad-kexinit',
@@ -177,7 +178,8 @@ export function randomRecipe(seed: number, scale: FuzzScale = CI_SCALE): Recipe 
     // Before authentication, on the raw socket.
     const actions: RawAction[] = [];
     const banner = pick([BANNER, BANNER, BANNER, 'SSH-1.5-old\r\n', 'SSH-2.0-\r\n', `${'x'.repeat(300)}\r\n`, 'garbage', 'SSH-2.0-ok']);
-    actions.push({ t: 'write', hex: hex(banner) });
+    // Sometimes nothing at all first: a peer that closes or resets on accept (sshd shedding load).
+    if (r() < 0.85) actions.push({ t: 'write', hex: hex(banner) });
     for (let i = int(0, 5); i > 0; i--) {
       const a = r();
       if (a < 0.12) actions.push({ t: 'write', hex: hex(disconnectPacket(text(), int(0, 20))) });

@@ -97,7 +97,8 @@ describe('--transport openssh', { skip }, () => {
     const cases: [string, string[], string, string, RegExp][] = [
       ['unknown host key', [target(), ...base, '--known-hosts', empty], 'hostkey-unknown', 'handshake', /host key unknown \(ssh: .*Host key verification failed/],
       ['changed host key', [target(), ...base, '--known-hosts', other], 'hostkey-changed', 'handshake', /host key changed or revoked/],
-      ['no usable key', [target(), '--transport', 'openssh', '-i', join(work, 'missing-key'), '--known-hosts', knownHosts], 'auth', 'auth', /Permission denied \(publickey\)/],
+      // A key the server does not know (a missing -i file is a start-up error, exit 1, since issue 12).
+      ['no usable key', [target(), '--transport', 'openssh', '-i', clientKeyFile(), '--known-hosts', knownHosts], 'auth', 'auth', /Permission denied \(publickey\)/],
       ['refused', [target('127.0.0.1', closedPort), ...base, '--known-hosts', knownHosts], 'unreachable', 'connect', /connection refused/],
       ['no such name', [target('no-such-host-11b.invalid', 22), ...base, '--known-hosts', knownHosts], 'dns', 'resolve', /cannot resolve no-such-host-11b\.invalid: no such host/],
     ];

@@ -44,6 +44,15 @@ describe('a peer that breaks SSH before login cannot crash or hang the sweep', {
     assert.equal(rowOf(s, 'badmac-auth').class, 'protocol');
   });
 
+  test('a peer that closes the connection as soon as it is accepted (sshd shedding load): unreachable, retried, and the sweep goes on', async () => {
+    const s = await sweepOf([{ name: 'close-on-accept' }, ...good(2)], ['--retries', '1']);
+    assertSweepSurvived(s, 2, 'close on accept');
+    const r = rowOf(s, 'close-on-accept');
+    assert.equal(r.class, 'unreachable', `${r.class}: ${r.message}`);
+    assert.equal(r.phase, 'handshake');
+    assert.equal(r.attempts, '2', 'worth a retry, like a reset before the banner');
+  });
+
   for (const name of ['ff-after-banner', 'bad-kexinit', 'unknown-message']) {
     test(`${name}, and the peer never closes TCP: classified, and the CLI exits right after its summary`, async () => {
       const s = await sweepOf([{ name }, ...good(2)]);
