@@ -5,7 +5,7 @@
 // read by the maintained `ssh-config` parser; only the evaluation is ours,
 // because the package's compute() knows neither Match nor Include.
 // What the values mean for a scan is decided in ssh-config-apply.ts.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import SSHConfig, { type Line } from 'ssh-config';
@@ -68,7 +68,10 @@ function parseFile(path: string): ReturnType<typeof SSHConfig.parse> | null {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new SshConfigError(`ssh_config ${path}: ${(err as Error).message}`);
+    // As ssh (readconf.c): a file it cannot open is no settings, not an error. A
+    // run as another user whose HOME is root's cannot even look into /root.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOTDIR') throw new SshConfigError(`ssh_config ${path}: ${(err as Error).message}`);
   }
   let result: ReturnType<typeof SSHConfig.parse> | null = null;
   if (text !== undefined) {
@@ -333,6 +336,8 @@ export function configFiles(option: string | undefined, home: string, systemFile
   if (option !== undefined) {
     try {
       if (!statSync(option).isFile()) throw new SshConfigError(`-F ${option}: not a file`);
+      // Named on purpose: ssh refuses one it cannot open, so do we.
+      accessSync(option, constants.R_OK);
     } catch (err) {
       if (err instanceof SshConfigError) throw err;
       throw new SshConfigError(`-F ${option}: ${(err as Error).message}`);

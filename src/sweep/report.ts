@@ -37,8 +37,8 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     tag: o.spec.tag,
     class: o.class,
     phase: o.phase,
-    // An ok host's archive that could not be delivered says why here.
-    message: escapeControls(o.message || (o.uploadMessage ? `upload: ${o.uploadMessage}` : '')),
+    // An ok host's archive that could not be delivered says why here, first: the inventory has not got it.
+    message: escapeControls([o.uploadMessage ? `upload: ${o.uploadMessage}` : '', o.message].filter(Boolean).join('; ')),
     archive: o.archive ?? '',
     duration_ms: o.durationMs,
     bytes: o.bytes,
@@ -87,7 +87,8 @@ export function carriedRow(previous: Record<string, unknown>): ReportRow {
  */
 export function csvCell(value: string | number): string {
   let s = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  // A lone '-' (no upload) is no formula and stays as written.
+  if (typeof value === 'string' && s !== '-' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -102,7 +102,10 @@ describe('octoscan-remote upload', { skip }, () => {
     });
     const dir = fresh('failed');
     const report = path.join(dir, 'run.csv');
-    const args = [`scan@127.0.0.1:${port}`, '--out', dir, '--report', report, '--retries', '0', '--known-hosts', path.join(dir, 'known_hosts'), '--no-progress'];
+    // An existing (empty) known_hosts: a missing one under strict is a start-up error (exit 1).
+    const kh = path.join(fresh('kh'), 'known_hosts');
+    writeFileSync(kh, '');
+    const args = [`scan@127.0.0.1:${port}`, '--out', dir, '--report', report, '--retries', '0', '--known-hosts', kh, '--no-progress'];
     const normal = await cli(args);
     assert.equal(normal.code, 2, explain(normal));
     const mapped = await cli([...args, '--failed-exit', '0']);
