@@ -56,24 +56,6 @@ export function checkReportName(file: string): void {
 }
 
 /**
- * --passphrase-file: read once, from a file only its owner can read. Never
- * from an argument: arguments are visible to every user in ps.
- */
-export async function readPassphraseFile(file: string): Promise<string> {
-  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
-    throw new PreflightError(`--passphrase-file ${file}: ${err.code === 'ENOENT' ? 'does not exist' : err.message}`);
-  });
-  if (!st.isFile()) throw new PreflightError(`--passphrase-file ${file}: not a file`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new PreflightError(`--passphrase-file ${file}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  }
-  const text = await readFile(file, 'utf8').catch((err: Error) => {
-    throw new PreflightError(`--passphrase-file ${file}: cannot be read: ${err.message}`);
-  });
-  return text.replace(/\r?\n$/, '');
-}
-
-/**
  * Why a private key cannot be used, or undefined when it can. As OpenSSH
  * (sshkey_perm_ok), a key of ours that group or others may read is refused:
  * it is no longer private.

@@ -144,11 +144,6 @@ export async function okRowsOf(path: string): Promise<Map<string, Record<string,
   return ok;
 }
 
-/** host\0port\0user of every `ok` row of an earlier report. */
-export async function okHostsOf(path: string): Promise<Set<string>> {
-  return new Set((await okRowsOf(path)).keys());
-}
-
 /** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */
 export function scannedAt(row: Record<string, unknown>): Date | undefined {
   const t = Date.parse(String(row['started_at'] ?? ''));

@@ -13,7 +13,7 @@ import { classifyRefusal, scanContainers } from '../../src/containers/scan-conta
 import { readHostsFile } from '../../src/hosts/index.js';
 import { serialize, el } from '../../src/archive/xml.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
-import { formatReport, okHostsOf } from '../../src/sweep/report.js';
+import { formatReport, okRowsOf } from '../../src/sweep/report.js';
 import { readReportRows } from '../../src/sweep/report-reader.js';
 import { writeFileSync } from 'node:fs';
 import type { RemoteProcess, Session } from '../../src/transport/transport.js';
@@ -312,7 +312,7 @@ describe('report rows of containers', () => {
           assert.match(head, /,carried_over,engine,container_id,container_name,image,upload$/);
           assert.ok(second.endsWith(`,docker,${ID1},'=cmd|calc,nginx,-`), second);
         }
-        assert.equal((await okHostsOf(path)).size, 0, 'an ok container does not make its failed host ok');
+        assert.equal((await okRowsOf(path)).size, 0, 'an ok container does not make its failed host ok');
         assert.deepEqual((await readReportRows(path)).map((r) => r.class), ['timeout']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
