@@ -3,6 +3,7 @@
 // against.
 import { spawn } from 'node:child_process';
 import type { RemoteProcess, Session, Transport } from './transport.js';
+import { killGroup } from './process-group.js';
 
 export const localTransport: Transport = {
   name: 'local',
@@ -24,23 +25,11 @@ export const localTransport: Transport = {
           });
           child.on('error', () => resolve({ code: null }));
         });
-        const kill = (): void => {
-          try {
-            if (child.pid) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        };
+        const kill = (): void => killGroup(child.pid);
         return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit, kill };
       },
       close(): void {
-        for (const pid of children) {
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
+        for (const pid of children) killGroup(pid);
         children.clear();
       },
     };

@@ -11,6 +11,7 @@ import { peerText } from '../text/peer-text.js';
 import type { HostKeyPolicy, HostSpec } from '../types.js';
 import { displayTarget } from './ssh2-transport.js';
 import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type Session, type Transport } from './transport.js';
+import { killGroup } from './process-group.js';
 
 export const SSH_PROGRAM = 'ssh';
 
@@ -124,25 +125,13 @@ export const opensshTransport: Transport = {
             resolve({ code: null });
           });
         });
-        const kill = (): void => {
-          try {
-            if (child.pid) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        };
+        const kill = (): void => killGroup(child.pid);
         return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit, kill };
       },
       failure: () => failure,
       lostReason: () => failure?.message,
       close(): void {
-        for (const pid of groups) {
-          try {
-            process.kill(-pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
+        for (const pid of groups) killGroup(pid);
         groups.clear();
       },
     };
