@@ -3,9 +3,9 @@
 // from our environment once read, so no child inherits it), or from one prompt
 // on the terminal per run; never from an argument, which every user sees in ps.
 import { openSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { ReadStream, WriteStream } from 'node:tty';
 import { read } from 'read';
+import { readOwnerOnlyFile } from '../fsutil/secret-file.js';
 
 export class SecretError extends Error {}
 
@@ -25,21 +25,9 @@ export async function readSecret(src: SecretSource): Promise<string | undefined>
   delete process.env[src.env];
   const given = [src.file && src.fileOption, src.ask && src.askOption].filter(Boolean);
   if (given.length > 1) throw new SecretError(`${given.join(' and ')} both give the same secret; use one`);
-  if (src.file) return readSecretFile(src.fileOption, src.file);
+  if (src.file) return readOwnerOnlyFile(src.fileOption, src.file, (m) => new SecretError(m));
   if (src.ask) return askOnTerminal(src.askOption ?? '', src.prompt ?? 'Password: ');
   return fromEnv || undefined;
-}
-
-async function readSecretFile(option: string, file: string): Promise<string> {
-  const st = await stat(file).catch((err: Error) => {
-    throw new SecretError(`${option} ${file}: ${err.message}`);
-  });
-  if (!st.isFile()) throw new SecretError(`${option} ${file}: not a file`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new SecretError(`${option} ${file}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  }
-  const text = await readFile(file, 'utf8');
-  return text.replace(/\r?\n$/, '');
 }
 
 /**

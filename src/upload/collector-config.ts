@@ -3,9 +3,10 @@
 // it is checked before the first scan, so a typo ends the run at once (exit 1)
 // instead of after a night of scanning into a spool nobody empties.
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { readOwnerOnlyFile } from '../fsutil/secret-file.js';
 
 export class CollectorConfigError extends Error {}
 
@@ -63,23 +64,12 @@ export function parseCollectorUrl(raw: string, option = '--upload'): URL {
   return url;
 }
 
-async function readOwnerOnly(file: string, option: string): Promise<string> {
-  const st = await stat(file).catch((err: Error) => {
-    throw new CollectorConfigError(`${option} ${file}: ${err.message}`);
-  });
-  if (!st.isFile()) throw new CollectorConfigError(`${option} ${file}: not a file`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new CollectorConfigError(`${option} ${file}: readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  }
-  return readFile(file, 'utf8');
-}
-
 /** `user:password` from the file, else the environment (then removed from it, so no child inherits it). */
 async function readCredentials(o: CollectorOptions): Promise<string | undefined> {
   let text: string | undefined;
   let source: string;
   if (o.authFile) {
-    text = (await readOwnerOnly(o.authFile, '--upload-auth-file')).replace(/\r?\n$/, '');
+    text = await readOwnerOnlyFile('--upload-auth-file', o.authFile, (m) => new CollectorConfigError(m));
     source = `--upload-auth-file ${o.authFile}`;
   } else {
     text = process.env[AUTH_ENV] || undefined;
