@@ -12,10 +12,11 @@ import { asScanError, interruptedError, protocolError, ScanError, timeoutError }
 import { newToken } from '../probe/frames.js';
 import { startScript, SUDO_COMMAND, SUDO_PROMPT_SHOWN, trySudo, type Started } from '../scan/privilege.js';
 import { runScript, type ScanSettings } from '../scan/scan-host.js';
-import { escapeControls, peerText } from '../text/peer-text.js';
+import { peerText } from '../text/peer-text.js';
 import type { ContainerInfo, HostOutcome, HostSpec, OutcomeClass, Phase } from '../types.js';
 import type { Session } from '../transport/transport.js';
 import { execCommand, LISTING_CAP, listingScript, parseListing, uniqueContainers, type EngineListing } from './engines.js';
+import { outcome } from '../scan/outcome.js';
 
 export interface ContainerSettings {
   /** --containers (a host's `containers` column overrides it). */
@@ -52,9 +53,8 @@ function viaOf(started: string, s: ScanSettings): Via {
 export async function scanContainers(session: Session, spec: HostSpec, s: ScanSettings, host: HostContext): Promise<HostOutcome[]> {
   const cs = s.containers!;
   const startedAt = new Date();
-  const row = (cls: OutcomeClass, phase: Phase, message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
-    spec, class: cls, phase, message: escapeControls(message), startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: 1, ...extra,
-  });
+  const row = (cls: OutcomeClass, phase: Phase, message: string, extra: Partial<HostOutcome> = {}): HostOutcome =>
+    outcome(spec, startedAt, 1, cls, phase, message, extra);
   let listings: EngineListing[];
   try {
     listings = await listContainers(session, spec, s, host);
@@ -133,9 +133,8 @@ async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: 
   const onInterrupt = (): void => ctl.abort(interruptedError(where, phase));
   if (s.signal?.aborted) onInterrupt();
   s.signal?.addEventListener('abort', onInterrupt, { once: true });
-  const result = (cls: OutcomeClass, message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
-    spec, class: cls, phase, message: escapeControls(message), startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: 1, container: c, ...extra,
-  });
+  const result = (cls: OutcomeClass, message: string, extra: Partial<HostOutcome> = {}): HostOutcome =>
+    outcome(spec, startedAt, 1, cls, phase, message, { container: c, ...extra });
   try {
     const inner = execCommand(enginePath, c.id);
     const run = await runScript(session, spec, s, {

@@ -15,11 +15,11 @@ import type { ConnectOptions, RemoteProcess, Session, Transport } from '../trans
 import type { ConfigurationValues } from '../archive/octoscan-xml.js';
 import { scanContainers, type ContainerSettings } from '../containers/scan-containers.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
-import { escapeControls } from '../text/peer-text.js';
 import { version } from '../version.js';
 import { Collector, type Collected } from './collector.js';
 import { completenessOf, type Completeness } from './completeness.js';
 import { finalPlan } from './finalize.js';
+import { outcome } from './outcome.js';
 import { startScript, type Started } from './privilege.js';
 
 export interface ScanSettings {
@@ -67,9 +67,8 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
   s.signal?.addEventListener('abort', onInterrupt, { once: true });
 
   let session: Session | undefined;
-  const result = (cls: HostOutcome['class'], message: string, extra: Partial<HostOutcome> = {}): HostOutcome => ({
-    spec, class: cls, phase, message: escapeControls(message), startedAt, durationMs: Date.now() - startedAt.getTime(), bytes: 0, warnings: 0, attempts: attempt, ...extra,
-  });
+  const result = (cls: HostOutcome['class'], message: string, extra: Partial<HostOutcome> = {}): HostOutcome =>
+    outcome(spec, startedAt, attempt, cls, phase, message, extra);
 
   try {
     session = await s.transport.connect(spec, {
