@@ -74,6 +74,29 @@ export function removeImages(images: string[]): void {
   if (images.length) spawnSync(PODMAN, ['rmi', '-f', ...images], { stdio: 'ignore', timeout: 120_000 });
 }
 
+/**
+ * Removes the test containers and images a killed run left behind: those whose
+ * name ends in the run id of a process that is gone. A live run's are kept.
+ */
+export function removeStaleTestObjects(): void {
+  const dead = (name: string): boolean => {
+    const m = /-(\d+)-[0-9a-f]{6}(?::latest)?$/.exec(name);
+    if (!m) return false;
+    try {
+      process.kill(Number(m[1]), 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  const list = (args: string[]): string[] => {
+    const r = spawnSync(PODMAN, args, { encoding: 'utf8', timeout: 60_000 });
+    return r.status === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  };
+  removeContainers(list(['ps', '-a', '--filter', `label=${TEST_LABEL}`, '--format', '{{.Names}}']).filter(dead));
+  removeImages(list(['images', '--filter', `label=${TEST_LABEL}`, '--format', '{{.Repository}}']).filter(dead));
+}
+
 /** A unique suffix for names, so parallel runs on one machine do not meet. */
 export function runId(): string {
   return `${process.pid}-${randomBytes(3).toString('hex')}`;

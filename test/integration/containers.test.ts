@@ -19,10 +19,11 @@ import { PLACEHOLDER_TOKEN } from '../../src/cli/script-command.js';
 import { listingScript } from '../../src/containers/engines.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
 import { buildProfileRoot, FIXTURES_DIR, javaVersionFixture, type EmulatedTarget } from '../helpers/emulated-targets.js';
+import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 import {
   busyboxRoot, crictlShim, dockerShim, HOSTILE_SH, importImage, noShellRoot, podmanShim, podmanUnavailable, removeContainers,
-  removeImages, runContainer, runId, STALLING_SH, TEST_LABEL, writeShim,
+  removeImages, removeStaleTestObjects, runContainer, runId, STALLING_SH, TEST_LABEL, writeShim,
 } from '../helpers/containers.js';
 
 const PROFILES = ['alpine-3.18', 'debian-10'];
@@ -70,7 +71,7 @@ describe('--containers: hosts and their containers over one connection', { skip,
   let debian: EmulatedTarget;
   const ids: Record<string, string> = {};
   const users: Record<'a' | 'b' | 'c', TestUser> = {} as never;
-  const dropIn = `/etc/sudoers.d/octoscan-test-17-${id.replace(/[^a-z0-9]/gi, '')}`;
+  let sudoRules: SudoRules | undefined;
   let run: CliRun;
   let rows: Row[];
   const archives = new Map<string, Archive>();
@@ -78,6 +79,7 @@ describe('--containers: hosts and their containers over one connection', { skip,
   before(async () => {
     work = mkdtempSync('/tmp/octoscan-containers-');
     execFileSync('chmod', ['755', work]);
+    removeStaleTestObjects();
     // Images: the Alpine and Debian profiles as the emulated targets build them, plus three small ones.
     alpine = buildProfileRoot('alpine-3.18', join(work, 'root-alpine'));
     debian = buildProfileRoot('debian-10', join(work, 'root-debian'), {
@@ -114,10 +116,7 @@ describe('--containers: hosts and their containers over one connection', { skip,
       `Defaults:${users[k].name} secure_path="${shims[k]}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"`,
       `${users[k].name} ALL=(root) NOPASSWD: ALL`,
     ]);
-    const candidate = join(work, 'sudoers');
-    writeFileSync(candidate, `${rules.join('\n')}\n`, { mode: 0o440 });
-    execFileSync('visudo', ['-cf', candidate], { stdio: 'pipe' });
-    writeFileSync(dropIn, `${rules.join('\n')}\n`, { mode: 0o440 });
+    sudoRules = installSudoRules('17-containers', Object.values(users).map((u) => u.name), rules);
     sshd = await startSshd({ users: Object.values(users), addresses: ['127.0.0.1', '127.0.0.2'] });
     knownHosts = join(work, 'known_hosts');
     await sshd.writeKnownHosts(knownHosts);
@@ -149,7 +148,7 @@ describe('--containers: hosts and their containers over one connection', { skip,
   });
 
   after(async () => {
-    rmSync(dropIn, { force: true });
+    sudoRules?.remove();
     await sshd?.stop();
     removeContainers(Object.values(names));
     removeImages(images);

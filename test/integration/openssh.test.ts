@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliBuilt, readReport, runCli, type ReportRow } from '../helpers/cli-sweep.js';
 import { blackholePort, clientKeyFile, closeAllFakeSsh, readArchive, startFakeSsh, type Archive } from '../helpers/fake-ssh-server.js';
+import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 
 const noSsh = spawnSync('ssh', ['-V']).error ? 'the ssh client is missing (openssh-client)' : undefined;
@@ -26,24 +27,20 @@ describe('--transport openssh', { skip }, () => {
   let user: TestUser;
   let pwUser: TestUser;
   let knownHosts: string;
-  const dropIn = `/etc/sudoers.d/octoscan-test-11b-ossh-${randomBytes(4).toString('hex')}`;
+  let sudoRules: SudoRules | undefined;
 
   before(async () => {
     work = mkdtempSync('/tmp/octoscan-openssh-');
     user = await createTestUser('oct11b-ossh');
     pwUser = await createTestUser('oct11b-osshpw');
     execFileSync('chpasswd', { input: `${pwUser.name}:${SUDO_PASSWORD}\n` });
-    const rule = `${user.name} ALL=(root) NOPASSWD: ALL\n${pwUser.name} ALL=(root) ALL\n`;
-    const candidate = join(work, 'sudoers');
-    writeFileSync(candidate, rule, { mode: 0o440 });
-    execFileSync('visudo', ['-cf', candidate], { stdio: 'pipe' });
-    writeFileSync(dropIn, rule, { mode: 0o440 });
+    sudoRules = installSudoRules('11b-openssh', [user.name, pwUser.name], [`${user.name} ALL=(root) NOPASSWD: ALL`, `${pwUser.name} ALL=(root) ALL`]);
     sshd = await startSshd({ users: [user, pwUser] });
     knownHosts = join(work, 'known_hosts');
     await sshd.writeKnownHosts(knownHosts, ['127.0.0.1']);
   });
   after(async () => {
-    rmSync(dropIn, { force: true });
+    sudoRules?.remove();
     await closeAllFakeSsh();
     await sshd?.stop();
     if (pwUser) spawnSync('usermod', ['-p', '*', pwUser.name]);

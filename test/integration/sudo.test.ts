@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, readReport, runCli, type ReportRow } from '../helpers/cli-sweep.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
+import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 
 const SUDO = ['/usr/bin/sudo', '/usr/sbin/visudo'].find((p) => !existsSync(p));
@@ -32,7 +33,7 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
   let sshd: Sshd;
   let knownHosts: string;
   const users: Record<'nopasswd' | 'passwd' | 'none' | 'tty' | 'readme', TestUser> = {} as never;
-  const dropIn = `/etc/sudoers.d/octoscan-test-11b-${randomBytes(4).toString('hex')}`;
+  let sudoRules: SudoRules | undefined;
 
   before(async () => {
     work = mkdtempSync('/tmp/octoscan-sudo-');
@@ -50,18 +51,14 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
       // The README's rule, word for word: this account may run nothing else through sudo.
       `${users.readme.name} ALL=(root) NOPASSWD: /bin/sh -s`,
       `Defaults:${users.readme.name} !requiretty`,
-      '',
-    ].join('\n');
-    const candidate = join(work, 'sudoers');
-    writeFileSync(candidate, rules, { mode: 0o440 });
-    execFileSync('visudo', ['-cf', candidate], { stdio: 'pipe' });
-    writeFileSync(dropIn, rules, { mode: 0o440 });
+    ];
+    sudoRules = installSudoRules('11b-sudo', Object.values(users).map((u) => u.name), rules);
     sshd = await startSshd({ users: Object.values(users), addresses: ['127.0.0.1', '127.0.0.2'] });
     knownHosts = join(work, 'known_hosts');
     await sshd.writeKnownHosts(knownHosts);
   });
   after(async () => {
-    rmSync(dropIn, { force: true });
+    sudoRules?.remove();
     await sshd?.stop();
     if (users.passwd) spawnSync('usermod', ['-p', '*', users.passwd.name]);
     if (work) rmSync(work, { recursive: true, force: true });
