@@ -3,7 +3,12 @@
 // recorded output, token replaced per session) by the real CLI. The CLI's own
 // CPU time comes from the shell's `times` after it exits.
 //
-//   npm run build && node --import tsx bench/controller-cost.ts [--hosts 200] [-j 20] [--prof DIR]
+//   npm run build && node --import tsx bench/controller-cost.ts [--hosts 200] [-j 20] [--prof DIR] [--farm real|replay]
+//
+// --farm: real OpenSSH sshds on loopback instead (test/helpers/farm.ts, at
+// most 250 hosts): `real` runs the probe script on every target, `replay`
+// replays one recorded run through the real sshd, so the targets cost little
+// and the controller's share of a real SSH session shows on its own.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,9 +18,15 @@ import { newToken } from '../src/probe/frames.js';
 import { buildScript } from '../src/probe/script.js';
 import { darwinProbes, linuxProbes } from '../targets/index.js';
 import { CLI, sweepArgs, sweepFixture } from '../test/helpers/cli-sweep.js';
+import { startFarm } from '../test/helpers/farm.js';
 
 const { values } = parseArgs({
-  options: { hosts: { type: 'string', default: '200' }, parallel: { type: 'string', short: 'j', default: '20' }, prof: { type: 'string' } },
+  options: {
+    hosts: { type: 'string', default: '200' },
+    parallel: { type: 'string', short: 'j', default: '20' },
+    prof: { type: 'string' },
+    farm: { type: 'string' },
+  },
 });
 const hosts = Number(values.hosts);
 
@@ -46,6 +57,33 @@ export function cpuOf(argv: string[], env: NodeJS.ProcessEnv): Promise<{ user: n
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'octoscan-ctl-'));
 try {
+  if (values.farm) await onFarm(values.farm);
+  else await onEmulated();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+function report(what: string, r: { user: number; sys: number; wallMs: number; code: number }, archives: number): void {
+  const cpuMs = (r.user + r.sys) * 1000;
+  console.log(`controller-cost: ${what}, -j ${values.parallel}: exit ${r.code}, ${archives} archives, wall ${(r.wallMs / 1000).toFixed(1)} s`);
+  console.log(`  controller CPU ${cpuMs.toFixed(0)} ms (user ${r.user.toFixed(2)} s, sys ${r.sys.toFixed(2)} s) = ${(cpuMs / hosts).toFixed(1)} ms per host`);
+}
+
+async function onFarm(mode: string): Promise<void> {
+  if (mode !== 'real' && mode !== 'replay') throw new Error(`--farm real|replay, not ${mode}`);
+  const farm = await startFarm(hosts, { dir: work, probe: mode });
+  try {
+    const out = mkdtempSync(path.join(work, 'out-'));
+    const prof = values.prof ? ['--cpu-prof', `--cpu-prof-dir=${values.prof}`] : [];
+    const r = await cpuOf([process.execPath, ...prof, CLI, '--hosts', farm.hostsFile, '--out', out, '--known-hosts', farm.knownHosts, '-j', values.parallel!,
+      '--no-progress', '--retries', '0', '--host-timeout', '300'], { ...process.env, SSH_AUTH_SOCK: '' });
+    report(`${hosts} loopback sshd targets (${mode} probes)`, r, readdirSync(out).filter((n) => n.endsWith('.scal')).length);
+  } finally {
+    await farm.stop();
+  }
+}
+
+async function onEmulated(): Promise<void> {
   const rec = await recordScan(work);
   const f = await sweepFixture(work, Array.from({ length: hosts }, () => ({
     recipe: { label: 'healthy', auth: 'accept' as const, exec: [{ t: 'replay' as const, file: rec.file, token: rec.token }, { t: 'finish' as const, code: 0 }] },
@@ -53,13 +91,8 @@ try {
   try {
     const prof = values.prof ? ['--cpu-prof', `--cpu-prof-dir=${values.prof}`] : [];
     const r = await cpuOf([process.execPath, ...prof, CLI, ...sweepArgs(f, ['-j', values.parallel!, '--host-timeout', '120'])], process.env);
-    const archives = readdirSync(f.out).filter((n) => n.endsWith('.scal')).length;
-    const cpuMs = (r.user + r.sys) * 1000;
-    console.log(`controller-cost: ${hosts} emulated hosts (${(rec.bytes / 1024).toFixed(0)} KiB of probe output each), -j ${values.parallel}: exit ${r.code}, ${archives} archives, wall ${(r.wallMs / 1000).toFixed(1)} s`);
-    console.log(`  controller CPU ${cpuMs.toFixed(0)} ms (user ${r.user.toFixed(2)} s, sys ${r.sys.toFixed(2)} s) = ${(cpuMs / hosts).toFixed(1)} ms per host`);
+    report(`${hosts} emulated hosts (${(rec.bytes / 1024).toFixed(0)} KiB of probe output each)`, r, readdirSync(f.out).filter((n) => n.endsWith('.scal')).length);
   } finally {
     f.close();
   }
-} finally {
-  rmSync(work, { recursive: true, force: true });
 }

@@ -5,7 +5,6 @@ import { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { ReportReadError, readReportRows, rowsOfOutcomes, type SummaryRow } from '../sweep/report-reader.js';
-import { archiveInfo, summaryHtml } from '../sweep/summary-html.js';
 import type { HostOutcome } from '../types.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr } from './stdio.js';
@@ -29,6 +28,8 @@ export interface SummaryWriteOptions {
 
 export async function writeSummary(out: string, rows: SummaryRow[], o: SummaryWriteOptions): Promise<void> {
   const previous = o.compare ? await readReportRows(o.compare) : undefined;
+  // The page's code (and the archive reader it uses) loads only when a page is written.
+  const { archiveInfo, summaryHtml } = await import('../sweep/summary-html.js');
   const html = summaryHtml({
     rows, previous, archives: await archiveInfo(rows, o.baseDir), source: o.source, previousSource: o.compare, generatedAt: new Date(),
   });

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+// undici is loaded only when a run uploads: it is a sixth of the CLI's start-up.
+import type { Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { readOwnerOnlyFile } from '../fsutil/secret-file.js';
 
 export class CollectorConfigError extends Error {}
@@ -105,6 +106,7 @@ export async function collectorConfig(o: CollectorOptions): Promise<CollectorCon
   // is the TLS to the collector through a proxy tunnel, `connect` without one.
   // (undici passes the options on to its ProxyAgents; its types know only the Agent's.)
   const proxyOptions = { connect: tls, requestTls: tls } as ConstructorParameters<typeof EnvHttpProxyAgent>[0];
-  const dispatcher: Dispatcher = proxied ? new EnvHttpProxyAgent(proxyOptions) : new Agent({ connect: tls });
+  const undici = await import('undici');
+  const dispatcher: Dispatcher = proxied ? new undici.EnvHttpProxyAgent(proxyOptions) : new undici.Agent({ connect: tls });
   return { url, authorization, dispatcher, proxied };
 }

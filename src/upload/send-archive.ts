@@ -4,7 +4,7 @@
 // FormData build it; the file is streamed from disk, never held in memory.
 import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
-import { fetch, FormData } from 'undici';
+import type { fetch as undiciFetch } from 'undici';
 import { collectorAnswerError, collectorNetworkError } from '../errors.js';
 import type { CollectorConfig } from './collector-config.js';
 
@@ -21,7 +21,7 @@ export function collectorName(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
-async function bodyHead(res: Response | Awaited<ReturnType<typeof fetch>>): Promise<string> {
+async function bodyHead(res: Response | Awaited<ReturnType<typeof undiciFetch>>): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -45,6 +45,8 @@ async function bodyHead(res: Response | Awaited<ReturnType<typeof fetch>>): Prom
 export async function sendArchive(config: CollectorConfig, file: string, signal: AbortSignal): Promise<SendResult> {
   const name = collectorName(config.url);
   try {
+    // Loaded on the first upload only (see collector-config.ts).
+    const { fetch, FormData } = await import('undici');
     const form = new FormData();
     form.append(UPLOAD_FIELD, await openAsBlob(file), basename(file));
     const headers: Record<string, string> = {};
