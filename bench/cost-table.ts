@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { newToken } from '../src/probe/frames.js';
 import { buildScript } from '../src/probe/script.js';
 import { darwinProbes, linuxProbes } from '../targets/index.js';
-import { CLI, cliBuilt, sweepArgs, sweepFixture } from '../test/helpers/cli-sweep.js';
+import { CLI, cliBuilt, readReport, sweepArgs, sweepFixture } from '../test/helpers/cli-sweep.js';
 import { startFarm, type Farm } from '../test/helpers/farm.js';
 import { sshdAvailable } from '../test/helpers/sshd.js';
 
@@ -33,6 +33,10 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '40' },
     parallel: { type: 'string', short: 'j', default: '20' },
     full: { type: 'boolean', default: false },
+    // Only the controller-at-scale rows (no farm, no contenders): for tuning the controller.
+    'scale-only': { type: 'boolean', default: false },
+    // One scale row, HOSTS@PARALLEL (e.g. 500@500), in place of the default ones.
+    'scale-at': { type: 'string' },
   },
 });
 const N = Number(values.hosts);
@@ -106,13 +110,18 @@ async function floor(farm: Farm): Promise<Row> {
 }
 
 async function onHost(farm: Farm): Promise<Row> {
+  return onHostAt(farm, farm.good, P);
+}
+
+/** The on-host scanner's way: ssh in, run its .pyz into a fresh folder, fetch the archive by cat, remove the folder. */
+async function onHostAt(farm: Farm, hosts: Farm['good'], parallel: number): Promise<Row> {
   const pyz = process.env.OCTOSCAN_ONHOST_SCANNER;
   const name = 'on-host scanner over OpenSSH, archive fetched back';
   if (!pyz || !existsSync(pyz)) return { contender: name, skipped: 'OCTOSCAN_ONHOST_SCANNER (the reference .pyz) not set' };
-  const lines = farm.good.map((h) => `${h.port} ${h.user}@${h.host}`).join('\n') + '\n';
+  const lines = hosts.map((h) => `${h.port} ${h.user}@${h.host}`).join('\n') + '\n';
   const remote = `d=$(mktemp -d) && python3 '${pyz}' -o "$d" >/dev/null 2>&1 && cat "$d"/*.scal; rm -rf "$d"`;
-  const t = await timed(['xargs', '-P', String(P), '-L', '1', 'sh', '-c', `exec ${sshBase(farm).map((a) => `'${a}'`).join(' ')} -p "$0" "$1" '${remote.replace(/'/g, `'\\''`)}'`], { input: lines });
-  return row(name, t, farm.good.length);
+  const t = await timed(['xargs', '-P', String(parallel), '-L', '1', 'sh', '-c', `exec ${sshBase(farm).map((a) => `'${a}'`).join(' ')} -p "$0" "$1" '${remote.replace(/'/g, `'\\''`)}'`], { input: lines });
+  return row(`${name} (${path.basename(pyz)})`, t, hosts.length);
 }
 
 function ensureAnsible(): string | undefined {
@@ -139,16 +148,31 @@ async function ours(farm: Farm, work: string, extra: string[] = [], hostsFile = 
   return row(`octoscan-remote -j ${P}`, t, n);
 }
 
-/** CPU seconds one scan's probe script costs on the target, as the farm user (median of 3). */
-function targetCost(farm: Farm): number {
-  const script = buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: newToken() });
+/** Median of 3: user + system CPU seconds of argv run as the farm user, from GNU time. */
+function cpuAsFarmUser(farm: Farm, argv: string[], input = ''): number {
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const r = spawnSync('runuser', ['-u', farm.user.name, '--', TIME, '-f', '@@TIME %U %S', '/bin/sh', '-s'], { input: script, maxBuffer: 1 << 28 });
+    const r = spawnSync('runuser', ['-u', farm.user.name, '--', TIME, '-f', '@@TIME %U %S', ...argv], { input, maxBuffer: 1 << 28 });
     const m = /@@TIME ([\d.]+) ([\d.]+)/.exec(r.stderr.toString()) ?? [];
     runs.push(Number(m[1]) + Number(m[2]));
   }
   return runs.sort((a, b) => a - b)[1];
+}
+
+/** CPU seconds one scan costs on the target, as the farm user: our probe script, and the on-host scanner where it is given. */
+function targetCost(farm: Farm): { ours: number; onHost?: number } {
+  const script = buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: newToken() });
+  const ours = cpuAsFarmUser(farm, ['/bin/sh', '-s'], script);
+  const pyz = process.env.OCTOSCAN_ONHOST_SCANNER;
+  if (!pyz || !existsSync(pyz)) return { ours };
+  // Its archive goes to a folder the farm user owns, removed afterwards: the scanner writes where it runs.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'octoscan-onhost-'));
+  try {
+    spawnSync('chown', [farm.user.name, dir]);
+    return { ours, onHost: cpuAsFarmUser(farm, ['/usr/bin/python3', pyz, '-o', dir]) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A TCP proxy that holds every chunk for `delayMs` in each direction (tc netem is not available here). */
@@ -188,6 +212,7 @@ async function latency(farm: Farm, work: string): Promise<Row[]> {
     rows.push(per(floorR, 'latency: ssh host true'));
     const oursR = await timed([process.execPath, CLI, '--hosts', hostsCsv, '--out', mkdtempSync(path.join(work, 'out-')), '--known-hosts', kh, '-j', '1', '--no-progress', '--retries', '0'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
     rows.push(per(oursR.code === 0 ? row('x', oursR, via.length) : { contender: 'x', skipped: `failed: ${oursR.stderr.slice(-200)}` }, 'latency: octoscan-remote'));
+    rows.push(per(await onHostAt(proxiedFarm, via, 1), 'latency: on-host scanner over OpenSSH'));
     const why = ensureAnsible();
     if (!why) {
       const a = await ansibleAt(proxiedFarm, work, via, 1);
@@ -230,12 +255,24 @@ async function scale(work: string, hosts: number, parallel: number): Promise<Row
     const t = await timed([process.execPath, CLI, ...sweepArgs(f, ['-j', String(parallel), '--host-timeout', '600', '--connect-timeout', '60', '--auth-timeout', '60'])]);
     const r = row(`scale: ${hosts} emulated hosts, -j ${parallel} (controller only)`, t, hosts);
     r.machineCpuPerHostS = undefined; // the emulated targets are not real targets
-    if (t.code !== 0) r.note = `exit ${t.code}: ${t.stderr.slice(-200)}`;
+    if (t.code !== 0) r.note = `exit ${t.code}: ${failuresOf(f.report)}`;
     if (/still running/.test(t.stderr)) r.note = `${r.note ?? ''} handles left open: ${t.stderr}`;
     return r;
   } finally {
     f.close();
   }
+}
+
+/** The failed rows of a report, counted by class and message (host and port left out). */
+function failuresOf(report: string): string {
+  if (!existsSync(report)) return 'no report';
+  const counts = new Map<string, number>();
+  for (const r of readReport(report)) {
+    if (r.class === 'ok') continue;
+    const key = `${r.class} (${r.phase}): ${r.message.replace(/^\S+@?[\d.]+:\d+: /, '').replace(/\d+(\.\d+)? ?m?s\b/g, 'N s')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${n}× ${k}`).join('; ') || 'no failed rows';
 }
 
 function table(rows: Row[], oursRow: Row | undefined): string {
@@ -268,7 +305,27 @@ if (noSshd) {
   console.log(`bench: skipped: ${noSshd}`);
   process.exit(0);
 }
+async function scaleRows(work: string): Promise<Row[]> {
+  const at = values['scale-at'] ? /^(\d+)@(\d+)$/.exec(values['scale-at']) : undefined;
+  if (values['scale-at'] && !at) throw new Error(`--scale-at HOSTS@PARALLEL, not ${values['scale-at']}`);
+  const rows = [at ? await scale(work, Number(at[1]), Number(at[2])) : await scale(work, values.full ? 1000 : 200, 20)];
+  if (values.full && !at) {
+    rows.push(await scale(work, 500, 500));
+    rows.push(await scale(work, 10_000, 100));
+  }
+  console.log(`The controller alone at scale (emulated hosts in another process; ratios to the first row):\n${table(rows, rows[0])}\n`);
+  return rows;
+}
+
 const work = mkdtempSync(path.join(os.tmpdir(), 'octoscan-cost-'));
+if (values['scale-only']) {
+  try {
+    await scaleRows(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 const farm = await startFarm(N, { dir: work });
 const results: Record<string, unknown> = {
   machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`,
@@ -285,20 +342,17 @@ try {
   const oursRow = await ours(farm, work);
   rows.push(oursRow);
   const cost = targetCost(farm);
-  console.log(`\nOne scan's probe script on a target, as an unprivileged user: ${cost.toFixed(3)} CPU-s (median of 3)${process.env.OCTOSCAN_ONHOST_SCANNER ? '' : '; on-host scanner: not measured (OCTOSCAN_ONHOST_SCANNER not set)'}`);
-  results.targetCpuPerScanS = cost;
+  const onHostCost = cost.onHost === undefined
+    ? 'on-host scanner: not measured (OCTOSCAN_ONHOST_SCANNER not set)'
+    : `on-host scanner ${cost.onHost.toFixed(3)} CPU-s; ours ${(cost.ours / cost.onHost).toFixed(2)}× of it`;
+  console.log(`\nOne scan on a target, as the farm's unprivileged user (median of 3): our probe script ${cost.ours.toFixed(3)} CPU-s; ${onHostCost}`);
+  results.targetCpuPerScanS = cost.ours;
+  results.onHostTargetCpuPerScanS = cost.onHost;
   const lat = await latency(farm, work);
-  const scaleRows: Row[] = [];
-  scaleRows.push(await scale(work, values.full ? 1000 : 200, 20));
-  if (values.full) {
-    scaleRows.push(await scale(work, 500, 500));
-    scaleRows.push(await scale(work, 10_000, 100));
-  }
-  const all = [...rows, ...lat, ...scaleRows];
   console.log(`\nA sweep of ${N} hosts, parallelism ${P} (ratios to ours):\n${table(rows, oursRow.skipped ? undefined : oursRow)}\n`);
   const latOurs = lat.find((r) => r.contender === 'latency: octoscan-remote' && !r.skipped);
   console.log(`Per host at 50 ms RTT, one host at a time (a delaying TCP proxy in front of the targets; ratios to ours):\n${table(lat, latOurs)}\n`);
-  console.log(`The controller alone at scale (emulated hosts in another process; ratios to the first row):\n${table(scaleRows, scaleRows[0])}\n`);
+  const all = [...rows, ...lat, ...(await scaleRows(work))];
   results.rows = all;
   const out = process.env.OCTOSCAN_BENCH_JSON ?? 'bench-results.json';
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

