@@ -58,6 +58,7 @@ export function summarize(p: Profile): { totalMs: number; byArea: [string, numbe
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.on('error', () => process.exit(0)); // piped into head
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, hosts: { type: 'string' } } });
   for (const file of positionals) {
     const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as Profile);
