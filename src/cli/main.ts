@@ -17,7 +17,7 @@ import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
-import { carriedRow, okRowsOf, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
+import { carriedRow, doneHostsOf, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
@@ -74,7 +74,8 @@ interface Plan {
   /** The whole list (after --shard), in order: the report describes all of it. */
   all: HostSpec[];
   /** Hosts --resume skips, with the earlier row the report carries over. */
-  carried: Map<HostSpec, ReportRow>;
+  /** Hosts --resume skips: their rows (the host's, then its containers'), carried into the report. */
+  carried: Map<HostSpec, ReportRow[]>;
   columns: string[];
   /** Things to say at the start (after the start line). */
   notes: string[];
@@ -198,19 +199,19 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   applyConfigDefaults(hosts, opts);
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   const all = hosts;
-  const carried = new Map<HostSpec, ReportRow>();
+  const carried = new Map<HostSpec, ReportRow[]>();
   if (opts.resume) {
-    const done = await okRowsOf(opts.resume).catch((e: Error) => {
+    const done = await doneHostsOf(opts.resume).catch((e: Error) => {
       throw new UsageError(`--resume ${opts.resume}: ${e.message}`);
     });
     const oldest = opts.resumeMaxAge === undefined ? undefined : Date.now() - opts.resumeMaxAge * 3600_000;
     let stale = 0;
     for (const h of hosts) {
-      const row = done.get(resumeKey(h));
-      if (!row) continue;
-      const at = scannedAt(row);
+      const d = done.get(resumeKey(h));
+      if (!d) continue;
+      const at = scannedAt(d.row);
       if (oldest !== undefined && (at === undefined || at.getTime() < oldest)) stale++;
-      else carried.set(h, carriedRow(row));
+      else carried.set(h, [d.row, ...d.containers].map(carriedRow));
     }
     hosts = hosts.filter((h) => !carried.has(h));
     if (carried.size) notes.push(`--resume: ${carried.size} host(s) already ok in ${opts.resume}, skipped; their rows are carried into the report`);
@@ -408,8 +409,10 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // would kill the process outright, with no report and no exit code 130.
   try {
     const uploaded = uploads && plan.collector ? await uploads.finish() : undefined;
-    if (opts.report) await writeReportRows(opts.report, wholeList(plan, outcomes, runInfo));
-    if (opts.summary) await writeRunSummary(opts.summary, outcomes, opts.compare, opts.report);
+    // One list for the report and the page: the hosts scanned now and those carried over.
+    const listed = wholeList(plan, outcomes, runInfo);
+    if (opts.report) await writeReportRows(opts.report, listed);
+    if (opts.summary) await writeRunSummary(opts.summary, listed, opts.compare, opts.report);
     // A host is retried when it or one of its containers failed (the retry re-scans both).
     const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
@@ -436,7 +439,7 @@ function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow
     if (o) rows.push(...rowsOf([o]).map((r) => reportRow(r, run)));
     else {
       const c = plan.carried.get(h);
-      if (c) rows.push(c);
+      if (c) rows.push(...c);
     }
   }
   return rows;

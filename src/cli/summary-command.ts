@@ -4,8 +4,8 @@
 import { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
-import { ReportReadError, readReportRows, rowsOfOutcomes, type SummaryRow } from '../sweep/report-reader.js';
-import type { HostOutcome } from '../types.js';
+import { ReportReadError, readReportRows, summaryRowsOf, type SummaryRow } from '../sweep/report-reader.js';
+import type { ReportRow } from '../sweep/report.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr } from './stdio.js';
 
@@ -55,9 +55,10 @@ export async function checkSummaryOptions(o: { summary?: string; compare?: strin
 }
 
 /** The scan's --summary: called once, after the report is written. Problems are reported, never fatal to the run's exit code. */
-export async function writeRunSummary(out: string, outcomes: HostOutcome[], compare: string | undefined, report: string | undefined): Promise<void> {
+/** The scan's --summary: every host of the run's list, scanned now or carried over by --resume. */
+export async function writeRunSummary(out: string, rows: ReportRow[], compare: string | undefined, report: string | undefined): Promise<void> {
   try {
-    await writeSummary(out, rowsOfOutcomes(outcomes), { source: report ?? '(this run)', compare });
+    await writeSummary(out, summaryRowsOf(rows), { source: report ?? '(this run)', compare });
   } catch (err) {
     writeErr(`octoscan-remote: --summary ${out}: ${(err as Error).message}\n`);
   }

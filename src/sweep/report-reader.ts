@@ -2,8 +2,7 @@
 // it) into plain rows, for `octoscan-remote summary` and --compare.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { isJsonLines, reportRow } from './report.js';
-import type { HostOutcome } from '../types.js';
+import { isContainerRow, isJsonLines } from './report.js';
 
 export interface SummaryRow {
   host: string;
@@ -35,14 +34,15 @@ export function summaryRow(r: Record<string, unknown>, un: (v: unknown) => strin
   };
 }
 
-export function rowsOfOutcomes(outcomes: HostOutcome[]): SummaryRow[] {
-  return outcomes.map((o) => summaryRow(reportRow(o) as Record<string, unknown>));
+/** The hosts' own rows of a report being written (its container rows left out: the summary is about hosts). */
+export function summaryRowsOf(rows: Record<string, unknown>[]): SummaryRow[] {
+  return rows.filter(isHostRow).map((r) => summaryRow(r));
 }
 
 export class ReportReadError extends Error {}
 
 /** A container's row (--containers) shares its host's host/port/user; the summary is about hosts. */
-const isHostRow = (r: Record<string, unknown>): boolean => !r['container_id'] && !r['engine'];
+const isHostRow = (r: Record<string, unknown>): boolean => !isContainerRow(r);
 
 export async function readReportRows(path: string): Promise<SummaryRow[]> {
   const text = await readFile(path, 'utf8');

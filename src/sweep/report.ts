@@ -115,16 +115,34 @@ export async function writeReportRows(path: string, rows: ReportRow[]): Promise<
   await writeFileAtomically(path, formatRows(path, rows));
 }
 
+/** A host an earlier report lists as done: its own row, then its containers' rows, in the report's order. */
+export interface DoneHost {
+  row: Record<string, unknown>;
+  containers: Record<string, unknown>[];
+}
+
+/** A container's row (or an engine's) shares its host's host/port/user and follows the host's own row. */
+export const isContainerRow = (r: Record<string, unknown>): boolean => Boolean(r['container_id'] || r['engine']);
+
+/** no-shell is a fact about a container, not a failure (as in the retry file). */
+const failedReportRow = (r: Record<string, unknown>): boolean => r['class'] !== 'ok' && !(r['container_id'] && r['class'] === 'no-shell');
+
 /**
- * The `ok` rows of an earlier report, for --resume, by host\0port\0user.
- * Read whole before the run starts, so the same file may be the new report.
+ * The hosts an earlier report lists as done, for --resume, by host\0port\0user:
+ * the host's own row is ok and none of its containers failed (a host whose
+ * container failed is scanned again, as the retry file has it). Each comes with
+ * its container rows, so a carried host keeps them. Read whole before the run
+ * starts, so the same file may be the new report.
  */
-export async function okRowsOf(path: string): Promise<Map<string, Record<string, unknown>>> {
-  const ok = new Map<string, Record<string, unknown>>();
+export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> {
+  const all = new Map<string, DoneHost>();
   const add = (r: Record<string, unknown>): void => {
-    // A container's row shares its host's host/port/user: only the host's own row counts.
-    if (r['class'] === 'ok' && !r['container_id'] && !r['engine']) ok.set(`${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`, r);
+    const key = `${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`;
+    if (!isContainerRow(r)) all.set(key, { row: r, containers: [] });
+    else all.get(key)?.containers.push(r);
   };
+  const done = (): Map<string, DoneHost> =>
+    new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some(failedReportRow)));
   if (isJsonLines(path)) {
     const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
     let n = 0;
@@ -137,11 +155,11 @@ export async function okRowsOf(path: string): Promise<Map<string, Record<string,
         throw new Error(`${path}:${n}: not a JSON object; --resume takes a report written by --report`);
       }
     }
-    return ok;
+    return done();
   }
   const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
   for await (const r of parser) add(r as Record<string, unknown>);
-  return ok;
+  return done();
 }
 
 /** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */

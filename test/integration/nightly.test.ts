@@ -233,8 +233,13 @@ describe('re-runs keep the record of the night', () => {
     const firstRows = jsonRows(report);
     const okBefore = deb.connections + deb2.connections;
 
-    const again = await cli([...common(out), '--resume', report, '--report', report, target(deb), target(refused), target(deb2)]);
+    const page = path.join(dir('p'), 'night.html');
+    const again = await cli([...common(out), '--resume', report, '--report', report, '--summary', page, target(deb), target(refused), target(deb2)]);
     assert.equal(again.code, 2);
+    // The page is the whole night too: the carried hosts count, with the OS their archives hold.
+    const html = readFileSync(page, 'utf8');
+    assert.match(html, /<h1>octoscan-remote: 3 hosts, 2 ok, 1 failed<\/h1>/);
+    assert.doesNotMatch(html, /no archive could be read/);
     assert.equal(deb.connections + deb2.connections, okBefore, 'ok hosts were not scanned again');
     const rows = jsonRows(report);
     assert.deepEqual(rows.map((r) => r['port']), [deb.port, refused, deb2.port], 'the whole list, in order');

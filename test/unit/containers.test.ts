@@ -13,7 +13,7 @@ import { classifyRefusal, scanContainers } from '../../src/containers/scan-conta
 import { readHostsFile } from '../../src/hosts/index.js';
 import { serialize, el } from '../../src/archive/xml.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
-import { formatReport, okRowsOf } from '../../src/sweep/report.js';
+import { formatReport, doneHostsOf } from '../../src/sweep/report.js';
 import { readReportRows } from '../../src/sweep/report-reader.js';
 import { writeFileSync } from 'node:fs';
 import type { RemoteProcess, Session } from '../../src/transport/transport.js';
@@ -312,8 +312,35 @@ describe('report rows of containers', () => {
           assert.match(head, /,carried_over,engine,container_id,container_name,image,upload$/);
           assert.ok(second.endsWith(`,docker,${ID1},'=cmd|calc,nginx,-`), second);
         }
-        assert.equal((await okRowsOf(path)).size, 0, 'an ok container does not make its failed host ok');
+        assert.equal((await doneHostsOf(path)).size, 0, 'an ok container does not make its failed host ok');
         assert.deepEqual((await readReportRows(path)).map((r) => r.class), ['timeout']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it(`${file}: --resume takes a host as done only when its containers did not fail, and carries their rows with it`, async () => {
+      const dir = mkdtempSync('/tmp/octoscan-ctr-report-');
+      try {
+        const node = (host: string): HostSpec => ({ ...spec, host });
+        const ctr = (host: string, cls: 'ok' | 'no-shell' | 'timeout', id: string) =>
+          ({ ...base, spec: node(host), class: cls, archive: cls === 'ok' ? `/import/${id.slice(0, 8)}.scal` : '', container: { engine: 'podman' as const, id, name: `c-${id.slice(0, 4)}`, image: 'alpine' } });
+        const path = `${dir}/${file}`;
+        writeFileSync(path, formatReport(path, [
+          { ...base, spec: node('good'), class: 'ok' as const, archive: '/import/good.scal' },
+          ctr('good', 'ok', 'a'.repeat(64)),
+          ctr('good', 'no-shell', 'b'.repeat(64)),
+          { ...base, spec: node('halfway'), class: 'ok' as const, archive: '/import/halfway.scal' },
+          ctr('halfway', 'ok', 'c'.repeat(64)),
+          ctr('halfway', 'timeout', 'd'.repeat(64)),
+          { ...base, spec: node('plain'), class: 'ok' as const, archive: '/import/plain.scal' },
+        ]));
+        const done = await doneHostsOf(path);
+        assert.deepEqual([...done.keys()].map((k) => k.split('\0')[0]).sort(), ['good', 'plain'], 'a host whose container timed out is scanned again');
+        const good = done.get('good\x0022\x00scan')!;
+        assert.equal(good.row['archive'], '/import/good.scal');
+        assert.deepEqual(good.containers.map((c) => [c['container_id'], c['class']]), [['a'.repeat(64), 'ok'], ['b'.repeat(64), 'no-shell']], 'its container rows, in order');
+        assert.deepEqual(done.get('plain\x0022\x00scan')!.containers, []);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
