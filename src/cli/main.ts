@@ -380,6 +380,9 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       else if (r.archive) out(`${r.archive}\n`);
     }
   };
+  // --json gives the report's rows, so the carried ones too, first. Archive paths
+  // (without --json) are only this run's: a carried archive was delivered before.
+  if (opts.json) for (const rows of plan.carried.values()) for (const r of rows) out(`${JSON.stringify(r)}\n`);
   let outcomes: HostOutcome[];
   try {
     outcomes = await sweep(plan.hosts, settings, {

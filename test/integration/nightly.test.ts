@@ -254,8 +254,11 @@ describe('re-runs keep the record of the night', () => {
     assert.match(unstamped(again.stderr).at(-1)!, /^1 host: 0 ok, 1 failed \(unreachable 1\), 2 carried over in /);
 
     // And a third time: carried rows are carried again, so the next --resume still skips them.
-    const third = await cli([...common(out), '--resume', report, '--report', report, target(deb), target(refused), target(deb2)]);
+    const third = await cli([...common(out), '--resume', report, '--report', report, '--json', target(deb), target(refused), target(deb2)]);
     assert.equal(third.code, 2);
+    // --json prints the report's rows: the carried ones first, then the host scanned now.
+    const printed = lines(third.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(printed.map((r) => [r['port'], r['carried_over']]), [[deb.port, 'yes'], [deb2.port, 'yes'], [refused, '']]);
     assert.equal(deb.connections + deb2.connections, okBefore);
     assert.equal(jsonRows(report).filter((r) => r['carried_over'] === 'yes').length, 2);
   });
