@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { FILE_REASON, HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
@@ -73,7 +73,6 @@ interface Plan {
   hosts: HostSpec[];
   /** The whole list (after --shard), in order: the report describes all of it. */
   all: HostSpec[];
-  /** Hosts --resume skips, with the earlier row the report carries over. */
   /** Hosts --resume skips: their rows (the host's, then its containers'), carried into the report. */
   carried: Map<HostSpec, ReportRow[]>;
   columns: string[];
@@ -200,7 +199,11 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   if (opts.shard) hosts = selectShard(hosts, parseShard(opts.shard));
   const all = hosts;
   const carried = new Map<HostSpec, ReportRow[]>();
-  if (opts.resume) {
+  // `--resume R --report R` every night: on the first night R does not exist yet,
+  // and that is no mistake (a missing R that is not also the report still is).
+  const firstNight = opts.resume !== undefined && opts.report !== undefined && !existsSync(opts.resume) && resolvePath(opts.resume) === resolvePath(opts.report);
+  if (firstNight) notes.push(`--resume: ${opts.resume} does not exist yet (a first run): every host is scanned`);
+  if (opts.resume && !firstNight) {
     const done = await doneHostsOf(opts.resume).catch((e: Error) => {
       throw new UsageError(`--resume ${opts.resume}: ${e.message}`);
     });

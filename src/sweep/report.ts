@@ -1,6 +1,6 @@
 // The run report: one row per host, CSV or JSON lines by the file's extension.
 // Written once at the end (also after an interrupt), atomically.
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
@@ -143,8 +143,12 @@ export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> 
   };
   const done = (): Map<string, DoneHost> =>
     new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some(failedReportRow)));
+  // Opened first: a read stream's error (no such file, a folder) reaches neither
+  // readline nor pipe(), and unheard it ended the process with a stack trace.
+  const file = await open(path, 'r');
+  const input = file.createReadStream();
   if (isJsonLines(path)) {
-    const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+    const lines = createInterface({ input, crlfDelay: Infinity });
     let n = 0;
     for await (const line of lines) {
       n++;
@@ -157,7 +161,8 @@ export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> 
     }
     return done();
   }
-  const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
+  const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
+  input.on('error', (err) => parser.destroy(err));
   for await (const r of parser) add(r as Record<string, unknown>);
   return done();
 }

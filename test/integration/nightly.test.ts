@@ -263,6 +263,18 @@ describe('re-runs keep the record of the night', () => {
     assert.equal(jsonRows(report).filter((r) => r['carried_over'] === 'yes').length, 2);
   });
 
+  test('the first night: --resume R --report R with no R yet scans every host; a missing R that is not the report is still a mistake', async () => {
+    const out = dir('out');
+    const report = path.join(dir('r'), 'night.csv');
+    const first = await cli([...common(out), '--resume', report, '--report', report, target(deb)]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /--resume: \S+night\.csv does not exist yet \(a first run\): every host is scanned/);
+    assert.deepEqual(csvRows(report).map((r) => [r.class, r.carried_over]), [['ok', '']]);
+    const typo = await cli([...common(out), '--resume', path.join(dir('r'), 'nigth.csv'), '--report', report, target(deb)]);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /--resume \S+nigth\.csv: .*ENOENT/);
+  });
+
   test('--resume-max-age: ok rows older than the limit are scanned again', async () => {
     const out = dir('out');
     const report = path.join(dir('r'), 'night.csv');
