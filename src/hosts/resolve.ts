@@ -6,7 +6,7 @@
 // naming it. After this, no transport needs to read any configuration.
 import { isIP } from 'node:net';
 import type { Algorithms, HostKeyPolicy, HostSpec } from '../types.js';
-import { applyAlgorithmList, defaultAlgorithms, KINDS } from '../transport/algorithms.js';
+import { applyAlgorithmList, defaultAlgorithms } from '../transport/algorithms.js';
 import { parseJumpChain } from './jump-spec.js';
 import { expandTokens, first, resolveSshConfig, SshConfigError, type ConfigContext, type ConfigValue, type EffectiveConfig } from './ssh-config.js';
 

@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import { BANNER, entry, facts, FakeExec, fixtureHostKey, kexInitPacket, minimalScan, rec, sshPacket } from './fake-ssh-server.js';
+import { BANNER, entry, facts, FakeExec, fixtureHostKey, kexInitPacket, rec, sshPacket } from './fake-ssh-server.js';
 
 const { Server, utils } = ssh2;
 

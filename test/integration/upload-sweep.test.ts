@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { CLI, cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
 import { hostsCsv, startFarm, type Farm } from '../helpers/farm.js';
-import { startOctoCollect, type OctoCollect } from '../helpers/octo-collect.js';
+import { startOctoCollect } from '../helpers/octo-collect.js';
 import { sshdAvailable } from '../helpers/sshd.js';
 import { workspace } from '../helpers/workspace.js';
 
