@@ -448,7 +448,14 @@ function serve(recipe: Recipe, hostKey: string): net.Server {
   const tcp = net.createServer({ allowHalfOpen: true }, (sock) => {
     sock.on('error', () => {});
     if (recipe.raw) void runRaw(sock, recipe.raw).catch(() => {});
-    else ssh!.injectSocket(sock);
+    else {
+      // Half-open is for the raw recipes (a peer that never answers a FIN). An
+      // SSH peer answers it: left open, every finished session kept its fd, and
+      // a 10,000-host bench ran the emulator out of descriptors (libuv then
+      // accepts and closes at once: "closed before the banner").
+      sock.on('end', () => sock.end());
+      ssh!.injectSocket(sock);
+    }
   });
   return tcp;
 }
