@@ -17,7 +17,7 @@ import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
-import { carriedRow, doneHostsOf, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
+import { carriedRow, doneHostsOf, failedClass, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
@@ -280,7 +280,7 @@ export function rowsOf(outcomes: HostOutcome[]): HostOutcome[] {
 
 /** no-shell is a fact about the container, not a failure: nothing there can run the script. */
 function failedRow(o: HostOutcome): boolean {
-  return o.class !== 'ok' && !(o.container && o.class === 'no-shell');
+  return failedClass(o.class, Boolean(o.container));
 }
 
 function containerLine(c: HostOutcome): string {

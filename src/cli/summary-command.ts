@@ -54,8 +54,10 @@ export async function checkSummaryOptions(o: { summary?: string; compare?: strin
   return undefined;
 }
 
-/** The scan's --summary: called once, after the report is written. Problems are reported, never fatal to the run's exit code. */
-/** The scan's --summary: every host of the run's list, scanned now or carried over by --resume. */
+/**
+ * The scan's --summary: every host of the run's list, scanned now or carried over by --resume.
+ * Called once, after the report is written. Problems are reported, never fatal to the run's exit code.
+ */
 export async function writeRunSummary(out: string, rows: ReportRow[], compare: string | undefined, report: string | undefined): Promise<void> {
   try {
     await writeSummary(out, summaryRowsOf(rows), { source: report ?? '(this run)', compare });

@@ -1,5 +1,6 @@
 // The run report: one row per host, CSV or JSON lines by the file's extension.
 // Written once at the end (also after an interrupt), atomically.
+import type { ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
@@ -124,8 +125,10 @@ export interface DoneHost {
 /** A container's row (or an engine's) shares its host's host/port/user and follows the host's own row. */
 export const isContainerRow = (r: Record<string, unknown>): boolean => Boolean(r['container_id'] || r['engine']);
 
-/** no-shell is a fact about a container, not a failure (as in the retry file). */
-const failedReportRow = (r: Record<string, unknown>): boolean => r['class'] !== 'ok' && !(r['container_id'] && r['class'] === 'no-shell');
+/** Whether a result counts as failed (the retry file, --resume, the exit code): no-shell is a fact about a container, not a failure. */
+export function failedClass(cls: unknown, isContainer: boolean): boolean {
+  return cls !== 'ok' && !(isContainer && cls === 'no-shell');
+}
 
 /**
  * The hosts an earlier report lists as done, for --resume, by host\0port\0user:
@@ -136,35 +139,42 @@ const failedReportRow = (r: Record<string, unknown>): boolean => r['class'] !== 
  */
 export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> {
   const all = new Map<string, DoneHost>();
-  const add = (r: Record<string, unknown>): void => {
-    const key = `${String(r['host']).toLowerCase()}\0${String(r['port'])}\0${String(r['user'])}`;
-    if (!isContainerRow(r)) all.set(key, { row: r, containers: [] });
-    else all.get(key)?.containers.push(r);
-  };
-  const done = (): Map<string, DoneHost> =>
-    new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some(failedReportRow)));
   // Opened first: a read stream's error (no such file, a folder) reaches neither
   // readline nor pipe(), and unheard it ended the process with a stack trace.
   const file = await open(path, 'r');
   const input = file.createReadStream();
+  try {
+    for await (const r of rowsIn(path, input)) {
+      const key = resumeKey({ host: String(r['host']), port: r['port'] as number, user: String(r['user']) });
+      if (!isContainerRow(r)) all.set(key, { row: r, containers: [] });
+      else all.get(key)?.containers.push(r);
+    }
+  } finally {
+    input.destroy(); // closes the file also when reading stopped early (a line that is not JSON)
+  }
+  return new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some((c) => failedClass(c['class'], Boolean(c['container_id'])))));
+}
+
+/** The rows of a report as read: JSON lines or CSV, by the file's name. */
+async function* rowsIn(path: string, input: ReadStream): AsyncGenerator<Record<string, unknown>> {
   if (isJsonLines(path)) {
-    const lines = createInterface({ input, crlfDelay: Infinity });
     let n = 0;
-    for await (const line of lines) {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       n++;
       if (!line.trim()) continue;
+      let row: Record<string, unknown>;
       try {
-        add(JSON.parse(line) as Record<string, unknown>);
+        row = JSON.parse(line) as Record<string, unknown>;
       } catch {
         throw new Error(`${path}:${n}: not a JSON object; --resume takes a report written by --report`);
       }
+      yield row;
     }
-    return done();
+    return;
   }
   const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
   input.on('error', (err) => parser.destroy(err));
-  for await (const r of parser) add(r as Record<string, unknown>);
-  return done();
+  yield* parser as AsyncIterable<Record<string, unknown>>;
 }
 
 /** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */
