@@ -13,7 +13,7 @@
 // exits, even if a test forgot stop(); callers should still use try/finally or
 // withSshd().
 
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -539,6 +539,11 @@ async function shadowTool(tool: string, args: string[], okCodes: number[] = [0])
  * (idempotent), and generate a fresh client key pair for it in a temp dir.
  * The key is authorized only in sshds started with this user in `users`.
  */
+/** Gives a test user a password (sshd's password and keyboard-interactive logins, sudo -S). */
+export function setPassword(user: string, password: string): void {
+  execFileSync('chpasswd', { input: `${user}:${password}\n` });
+}
+
 export async function createTestUser(name = 'octoscan-test', opts: CreateTestUserOptions = {}): Promise<TestUser> {
   const shell = opts.shell ?? '/bin/bash';
   if (!existsSync(shell)) throw new Error(`createTestUser: shell ${shell} does not exist`);

@@ -16,7 +16,7 @@ import type { ConnectOptions } from '../../src/transport/transport.js';
 import type { HostSpec } from '../../src/types.js';
 import { cliBuilt, readReport, runCli } from '../helpers/cli-sweep.js';
 import { closeAllFakeSsh, hostSpec, readArchive, startFakeSsh } from '../helpers/fake-ssh-server.js';
-import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
+import { createTestUser, setPassword, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 
 const skip = sshdAvailable() ?? (cliBuilt ? undefined : 'the CLI is not built (npm run build)');
 if (skip) console.error(`\n*** SKIPPING authentication tests: ${skip} ***\n`);
@@ -57,9 +57,6 @@ function keygen(path: string, type: string, format: string | undefined, passphra
   return readFileSync(`${path}.pub`, 'utf8').trim();
 }
 
-function setPassword(user: string, password: string): void {
-  execFileSync('chpasswd', { input: `${user}:${password}\n` });
-}
 
 describe('authentication against a real sshd', { skip }, () => {
   let work: string;

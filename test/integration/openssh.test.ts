@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { cliBuilt, readReport, runCli, type ReportRow } from '../helpers/cli-sweep.js';
 import { blackholePort, clientKeyFile, closeAllFakeSsh, readArchive, startFakeSsh, type Archive } from '../helpers/fake-ssh-server.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
-import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
+import { createTestUser, setPassword, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 
 const noSsh = spawnSync('ssh', ['-V']).error ? 'the ssh client is missing (openssh-client)' : undefined;
 const skip = sshdAvailable() ?? noSsh ?? (existsSync('/usr/bin/sudo') ? undefined : 'sudo missing') ?? (cliBuilt ? undefined : 'the CLI is not built');
@@ -33,7 +33,7 @@ describe('--transport openssh', { skip }, () => {
     work = mkdtempSync('/tmp/octoscan-openssh-');
     user = await createTestUser('oct11b-ossh');
     pwUser = await createTestUser('oct11b-osshpw');
-    execFileSync('chpasswd', { input: `${pwUser.name}:${SUDO_PASSWORD}\n` });
+    setPassword(pwUser.name, SUDO_PASSWORD);
     sudoRules = installSudoRules('11b-openssh', [user.name, pwUser.name], [`${user.name} ALL=(root) NOPASSWD: ALL`, `${pwUser.name} ALL=(root) ALL`]);
     sshd = await startSshd({ users: [user, pwUser] });
     knownHosts = join(work, 'known_hosts');

@@ -4,7 +4,7 @@
 // missing, no rule at all, and requiretty. A refused sudo still gives the
 // archive of what the scan user can read, reported as class sudo.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, readReport, runCli, type ReportRow } from '../helpers/cli-sweep.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
-import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
+import { createTestUser, setPassword, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 
 const SUDO = ['/usr/bin/sudo', '/usr/sbin/visudo'].find((p) => !existsSync(p));
 const skip = sshdAvailable() ?? (SUDO ? `${SUDO} missing (apt-get install sudo)` : undefined) ?? (cliBuilt ? undefined : 'the CLI is not built');
@@ -42,7 +42,7 @@ describe('--sudo against a real sshd and sudo', { skip }, () => {
     users.none = await createTestUser('oct11b-nosudo');
     users.tty = await createTestUser('oct11b-sudotty');
     users.readme = await createTestUser('oct11b-sudosh');
-    execFileSync('chpasswd', { input: `${users.passwd.name}:${SUDO_PASSWORD}\n` });
+    setPassword(users.passwd.name, SUDO_PASSWORD);
     const rules = [
       `${users.nopasswd.name} ALL=(root) NOPASSWD: ALL`,
       `${users.passwd.name} ALL=(root) ALL`,

@@ -250,17 +250,19 @@ function scriptedSession(containers: { id: string; name: string; does: Behaviour
   return { session, commands, kills, maxAtOnce: () => max };
 }
 
+/** Scan settings for a scripted session: nothing connects, containers on. */
+const settings = (out: string, parallel: number, timeoutMs: number): ScanSettings => ({
+  outDir: out,
+  transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
+  connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
+  hostTimeoutMs: 60_000,
+  sections: { linux: linuxProbes, darwin: darwinProbes },
+  warn: () => {},
+  containers: { enabled: true, parallel, timeoutMs, listTimeoutMs: 5000 },
+});
+
 describe('a host\'s containers, scripted', () => {
   const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: 't', origin: { file: '<args>', line: 0 }, config: { cluster: 'k1' } };
-  const settings = (out: string, parallel: number, timeoutMs: number): ScanSettings => ({
-    outDir: out,
-    transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
-    connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
-    hostTimeoutMs: 60_000,
-    sections: { linux: linuxProbes, darwin: darwinProbes },
-    warn: () => {},
-    containers: { enabled: true, parallel, timeoutMs, listTimeoutMs: 5000 },
-  });
   const ids = ['1', '2', '3', '4', '5'].map((d) => d.repeat(64));
 
   for (const parallel of [1, 2]) {
@@ -354,15 +356,7 @@ describe('a container whose script leaves a process holding its channel', () => 
     try {
       const s = scriptedSession([{ id: 'e'.repeat(64), name: 'daemonizer', does: 'linger' }, { id: 'f'.repeat(64), name: 'next', does: 'ok' }]);
       const spec: HostSpec = { host: 'node1', port: 22, user: 'scan', identities: [], tag: '', origin: { file: '<args>', line: 0 } };
-      const rows = await scanContainers(s.session, spec, {
-        outDir: out,
-        transport: { name: 'ssh2', connect: () => Promise.reject(new Error('unused')) },
-        connect: { connectTimeoutMs: 5000, authTimeoutMs: 5000, keepaliveIntervalMs: 5000, keepaliveCountMax: 3, knownHostsFiles: [], knownHostsWriteFile: '', hostKeyPolicy: 'strict' },
-        hostTimeoutMs: 60_000,
-        sections: { linux: linuxProbes, darwin: darwinProbes },
-        warn: () => {},
-        containers: { enabled: true, parallel: 1, timeoutMs: 30_000, listTimeoutMs: 5000 },
-      }, { where: 'scan@node1', fqdn: 'node1', started: '/bin/sh -s' });
+      const rows = await scanContainers(s.session, spec, settings(out, 1, 30_000), { where: 'scan@node1', fqdn: 'node1', started: '/bin/sh -s' });
       assert.deepEqual(rows.map((r) => [r.container?.name, r.class]), [['daemonizer', 'ok'], ['next', 'ok']], rows.map((r) => r.message).join(' | '));
       assert.ok(rows[0].durationMs < 15_000, `${rows[0].durationMs} ms: ended after the grace, long before the 30 s deadline`);
       assert.deepEqual(s.kills, ['daemonizer'], 'the lingering command was told to end');
