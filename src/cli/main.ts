@@ -5,7 +5,6 @@ import { CommanderError, type Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
@@ -27,6 +26,7 @@ import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
+import { localAccount } from './local-account.js';
 import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, checkReportName, identityProblem, PreflightError } from './preflight.js';
 import { err, errSync, guardStdio, out } from './stdio.js';
 import { runSubcommand } from './subcommands.js';
@@ -125,6 +125,14 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   if (opts.resumeMaxAge !== undefined && !opts.resume) throw new UsageError('--resume-max-age needs --resume REPORT');
   const strayUploadOptions = uploadOnlyOptionsGiven(opts);
   if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
+  const me = localAccount();
+  // ssh exits with "No user exists for uid N" on every host: say so once, before a sweep of failures.
+  if (!opts.local && opts.transport === 'openssh' && !me.known) {
+    throw new UsageError(
+      `--transport openssh: the system ssh refuses to run as uid ${me.uid}, which has no passwd entry; ` +
+        'run as a user this system knows (in the container image: its own user, uid 10001) or use --transport ssh2',
+    );
+  }
 
   const notes: string[] = [];
   // Port 0 and user '' stand for "not given": ssh_config may still set them (resolve.ts).
@@ -170,14 +178,13 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     // ssh, one that cannot be used (readable by others, encrypted with no
     // passphrase) is left out with a note: it was not asked for by name.
     const fallback: string[] = [];
-    for (const file of defaultIdentities()) {
+    for (const file of defaultIdentities(me.home)) {
       const problem = await identityProblem(file, secrets.passphrase);
       if (problem) notes.push(`${file}: ${problem}; not used`);
       else fallback.push(file);
     }
-    const me = userInfo();
     const ctx: ResolveContext = {
-      config: { files: configFiles(opts.config, homedir()), home: homedir(), localUser: me.username, uid: me.uid },
+      config: { files: configFiles(opts.config, me.home), home: me.home, localUser: me.name, uid: me.uid },
       given: {
         user: typed.has('user') ? opts.user : undefined,
         port: typed.has('port') ? opts.port : undefined,
@@ -257,8 +264,8 @@ async function rowIdentityProblems(hosts: HostSpec[], passphrase: string | undef
   return rejected;
 }
 
-function defaultIdentities(): string[] {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
+function defaultIdentities(home: string): string[] {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(home, '.ssh', n)).filter((p) => existsSync(p));
 }
 
 /** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */

@@ -2,13 +2,13 @@
 // connects, turned into plain settings. Every error names the option and what
 // was expected, and ends the run with exit code 1.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseJumpChain } from '../hosts/jump-spec.js';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
 import { addUploadOptions, type UploadCliOptions } from '../upload/upload-options.js';
 import { SUBCOMMAND_HELP } from './subcommands.js';
+import { localAccount } from './local-account.js';
 
 export interface CliOptions extends UploadCliOptions {
   targets: string[];
@@ -141,22 +141,15 @@ const outFolder = (v: string, prev: string | undefined): string => {
   return v;
 };
 
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'root';
-  }
-}
-
 export function buildCommand(): Command {
+  const me = localAccount();
   const cmd = new Command('octoscan-remote')
     .description('Agentless OctoSAM Inventory scanner: scans Linux and macOS hosts over SSH into <uuid>.scal / <uuid>.scam archives.')
     .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all', outFolder)
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
-    .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
+    .addOption(new Option('-l, --user <name>', 'default login name').default(me.name, 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--password-file <file>', 'file holding the login password (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSWORD); tried after keys, by keyboard-interactive and password')
@@ -169,7 +162,7 @@ export function buildCommand(): Command {
         .choices(['ssh2', 'openssh'])
         .default('ssh2'),
     )
-    .option('--known-hosts <file>', 'known_hosts file', join(homedir(), '.ssh', 'known_hosts'))
+    .option('--known-hosts <file>', 'known_hosts file', join(me.home, '.ssh', 'known_hosts'))
     .addOption(
       new Option('--host-key-policy <policy>', 'strict: an unknown or changed key fails the host; accept-new: an unknown key is recorded, a changed one fails; off: no verification, a warning per host (a @revoked key is still refused)')
         .choices(['strict', 'accept-new', 'off'])
