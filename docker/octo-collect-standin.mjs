@@ -38,3 +38,11 @@ const server = http.createServer((req, res) => {
   });
 });
 server.listen(port, () => console.log(`octo-collect stand-in on port ${server.address().port}, storing in ${dir}`));
+// As PID 1 of a container (no init) Node has no default action for SIGTERM:
+// without these, `docker stop` waits its grace period and kills it.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}

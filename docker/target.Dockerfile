@@ -6,7 +6,7 @@
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openssh-server openssh-client procps iproute2 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --shell /bin/sh scan && usermod -p '*' scan \
  && mkdir -p /run/sshd
 COPY target-entrypoint.sh /usr/local/bin/target-entrypoint.sh
