@@ -114,6 +114,22 @@ function jobOf(): { cronJob: Doc; configMap: Doc } {
 const podArgs = (cronJob: Doc, index: number): string[] =>
   (cronJob.spec.jobTemplate.spec.template.spec.containers[0].args as string[]).map((a) => a.replace('$(JOB_COMPLETION_INDEX)', String(index)));
 
+/**
+ * Whether .dockerignore in `context` lets a path into the build context. Only
+ * the form the repository uses: `*` first, then `!path` for what is sent.
+ */
+function sentByDockerignore(context: string): (src: string) => boolean {
+  const file = path.join(context, '.dockerignore');
+  if (!existsSync(file)) return () => true;
+  const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  assert.equal(lines[0], '*', `${file}: starts with * (everything out), then !path for what the build copies`);
+  const kept = lines.slice(1).map((l) => {
+    assert.match(l, /^![^*?[]+$/, `${file}: ${l}: only !path lines after *`);
+    return l.slice(1).replace(/\/$/, '');
+  });
+  return (src) => kept.some((k) => src === k || src.startsWith(`${k}/`));
+}
+
 describe('deployment files', () => {
   it('every YAML file parses and has the fields its kind needs', () => {
     const yamls = readdirSync(DOCKER).filter((f) => /\.ya?ml$/.test(f));
@@ -172,6 +188,9 @@ describe('deployment files', () => {
       }
     }
     for (const t of targets) assert.ok(Object.keys(services.controller.depends_on).includes(t), `controller waits for ${t}`);
+    // docker-compose 1.29 (Debian 12) rejects a top-level name: the README's commands give -p.
+    assert.equal(compose.name, undefined, 'no top-level name: (docker-compose 1.29 rejects it)');
+    for (const [name, s] of Object.entries(services)) assert.equal(s.init, true, `${name}: init: true, so that SIGTERM stops it at once`);
     // The demo hosts file names exactly the targets.
     const demoHosts = readFileSync(path.join(DOCKER, 'demo-hosts.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
     assert.deepEqual(demoHosts.sort(), targets.sort());
@@ -197,9 +216,13 @@ describe('deployment files', () => {
       assert.ok(context, `${f}: built by compose.yaml or the README (build context known)`);
       const copies = readFileSync(path.join(DOCKER, f), 'utf8').split('\n').filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l));
       assert.ok(copies.length > 0);
+      const sent = sentByDockerignore(context);
       for (const l of copies) {
         const words = l.trim().split(/\s+/).slice(1);
-        for (const src of words.slice(0, -1)) assert.ok(existsSync(path.join(context, src)), `${f}: COPY ${src}: missing in ${context}`);
+        for (const src of words.slice(0, -1)) {
+          assert.ok(existsSync(path.join(context, src)), `${f}: COPY ${src}: missing in ${context}`);
+          assert.ok(sent(src), `${f}: COPY ${src}: .dockerignore keeps it out of the build context`);
+        }
       }
     }
   });
@@ -271,5 +294,9 @@ describe('deployment files', () => {
     assert.equal(await send(), 'uploaded (duplicate)');
     assert.deepEqual(readdirSync(collected), [path.basename(file)]);
     assert.equal(readFileSync(path.join(collected, path.basename(file)), 'utf8'), 'archive');
+    // SIGTERM ends it cleanly (exit 0), as `docker stop` needs from a PID 1 without an init.
+    const exited = new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
   });
 });
