@@ -278,16 +278,17 @@ export function rowsOf(outcomes: HostOutcome[]): HostOutcome[] {
   return outcomes.flatMap((o) => [o, ...(o.containers ?? [])]);
 }
 
-/** no-shell is a fact about the container, not a failure: nothing there can run the script. */
+/** The one rule (failedClass): no-shell, not-running, needs-root and skipped are facts about a container or engine, not failures. */
 function failedRow(o: HostOutcome): boolean {
   return failedClass(o.class, Boolean(o.container));
 }
 
 function containerLine(c: HostOutcome): string {
   const what = c.container?.id ? `${c.container.engine} ${c.container.id.slice(0, 12)} ${c.container.name} (${c.container.image})` : `${c.container?.engine ?? 'containers'}`;
+  const missing = c.completeness?.missing.length ? ` INCOMPLETE (${c.completeness.missing.join(', ')})` : '';
   return c.class === 'ok'
-    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}`
-    : `  container ${c.class === 'no-shell' ? 'NO SHELL' : `FAILED ${c.class}`} ${what}: ${c.message}`;
+    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}${missing}`
+    : `  container ${failedRow(c) ? `FAILED ${c.class}` : c.class.toUpperCase()} ${what}: ${c.message}`;
 }
 
 function containerSummary(rows: HostOutcome[]): string {
@@ -295,7 +296,9 @@ function containerSummary(rows: HostOutcome[]): string {
   for (const r of rows) by.set(r.class, (by.get(r.class) ?? 0) + 1);
   const ms = rows.filter((r) => r.class === 'ok').map((r) => r.durationMs);
   const avg = ms.length ? ` (${(ms.reduce((a, b) => a + b, 0) / ms.length / 1000).toFixed(1)} s each on average)` : '';
-  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}`;
+  const incomplete = rows.filter((r) => r.completeness?.missing.length).length;
+  const failed = rows.filter(failedRow).length;
+  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}; ${failed} failed${incomplete ? `, ${incomplete} incomplete` : ''}`;
 }
 
 async function run(opts: CliOptions, plan: Plan): Promise<number> {
@@ -363,6 +366,8 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       parallel: opts.containerParallel,
       timeoutMs: opts.containerTimeout * 1000,
       listTimeoutMs: CONTAINER_DEFAULTS.listTimeoutSeconds * 1000,
+      max: opts.maxContainers,
+      allTimeoutMs: opts.containersTimeout * 1000,
     },
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },

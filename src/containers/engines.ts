@@ -11,14 +11,25 @@ import type { ContainerInfo } from '../types.js';
 export type EngineName = ContainerInfo['engine'];
 
 /**
+ * docker ps's template: one JSON object per line with only the fields read.
+ * `{{json .}}` names every field, .Size among them, and for .Size the client
+ * asks dockerd to compute each container's disk usage (`containers/json?size=1`):
+ * seconds per container with many files. `--size=false` exists only in newer
+ * clients; a template that never names .Size is the same on every version.
+ * The pod label is read by its key, not split out of the comma-joined
+ * .Labels, where a value holding `,k=v` would forge it.
+ */
+export const DOCKER_TEMPLATE = '{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"state":{{json .State}},"pod":{{json (.Label "io.kubernetes.pod.name")}}}';
+
+/**
  * The listing command of each engine, in its documented machine-readable
- * format (running containers only, full ids), and the words that start a
- * shell in one of its containers: `<engine> exec -i <id> /bin/sh -s`.
+ * format (the containers `ps` shows without -a: running, paused, restarting;
+ * full ids), and the words that start a shell in one of its containers:
+ * `<engine> exec -i <id> /bin/sh -s`.
  */
 export const ENGINES: readonly { name: EngineName; ps: string }[] = [
-  // docker ps: one JSON object per line (ID, Names, Image, Labels as "k=v,k=v").
-  { name: 'docker', ps: `ps --no-trunc --format '{{json .}}'` },
-  // podman ps: one JSON array (Id, Names[], Image, Labels{}, PodName).
+  { name: 'docker', ps: `ps --no-trunc --format '${DOCKER_TEMPLATE}'` },
+  // podman ps: one JSON array (Id, Names[], Image, State, Labels{} as an object); no sizes unless --size.
   { name: 'podman', ps: 'ps --no-trunc --format json' },
   // crictl ps: {"containers":[{id, metadata.name, image.image, imageRef, labels{}}]}; running ones by default.
   { name: 'crictl', ps: 'ps -o json' },
@@ -77,6 +88,12 @@ export interface EngineListing {
   notRunning?: string;
   /** It would not list (no access, bad output): the reason, for a report row. */
   error?: string;
+  /**
+   * It lists only as root (podman, which is never run rootless; a socket the
+   * user may not open): why, naming --sudo. In a run without sudo this is a
+   * note row (`needs-root`), not a failure; with sudo, `error` is the failure.
+   */
+  needsRoot?: string;
 }
 
 /** Reads the listing script's output. Throws an Error naming what is wrong when it is not the script's output. */
@@ -86,7 +103,7 @@ export function parseListing(text: string, token: string): EngineListing[] {
   for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} NOTROOT (podman) (/[^\n]*)$`, 'gm'))) {
     out.push({
       engine: 'podman', path: m[2], containers: [],
-      error: 'podman was not run: without root it would create rootless storage in the scan user\'s home, and root\'s containers need root (--sudo)',
+      needsRoot: 'podman was not run: without root it would create rootless storage in the scan user\'s home; root\'s containers are listed with --sudo',
     });
   }
   const parts = text.split(`${token} ENGINE `).slice(1);
@@ -109,6 +126,8 @@ export function parseListing(text: string, token: string): EngineListing[] {
       const said = peerText(stderr.split('\n').filter(Boolean).slice(-3).join('; ') || `exit code ${rcLine}`, 500);
       if (NOT_RUNNING.test(stderr)) l.notRunning = `${engine} ps: ${said}`;
       else l.error = `${engine} ps failed (exit ${peerText(rcLine, 20)}): ${said}`;
+      // The engine's socket is root's (or its group's): without sudo that is a fact about the account, not a fault.
+      if (l.error && DENIED.test(stderr)) l.needsRoot = `${l.error}; the scan user may not use ${engine}: root's containers are listed with --sudo (or add the user to the engine's group)`;
     } else {
       try {
         l.containers = PARSERS[engine](stdout);
@@ -124,6 +143,8 @@ export function parseListing(text: string, token: string): EngineListing[] {
 // An installed client whose daemon or socket is not there (docker CLI only,
 // containerd stopped): the same as no engine.
 const NOT_RUNNING = /Cannot connect to the Docker daemon|Is the docker daemon running|connect: no such file or directory|validate service connection|no such file or directory.*\.sock|unable to connect to Podman socket/i;
+
+const DENIED = /permission denied/i;
 
 type Json = Record<string, unknown>;
 
@@ -148,14 +169,10 @@ function podLabel(labels: unknown): string | undefined {
   return undefined;
 }
 
-/** docker's Labels in `{{json .}}`: "k=v,k=v" (a comma inside a value cannot be told apart; only the pod label is read). */
-function dockerLabels(s: string): Json {
-  const out: Json = {};
-  for (const kv of s.split(',')) {
-    const i = kv.indexOf('=');
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
+/** The state an engine gave, lowercase, when it is not running (crictl: CONTAINER_EXITED -> exited). */
+function stateOf(v: unknown): { state?: string } {
+  const s = str(v).toLowerCase().replace(/^container_/, '');
+  return s && s !== 'running' ? { state: s } : {};
 }
 
 const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
@@ -164,8 +181,9 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     for (const line of stdout.split('\n')) {
       if (!line.trim()) continue;
       const o = JSON.parse(line) as Json;
-      const pod = podLabel(dockerLabels(str(o['Labels'])));
-      out.push({ engine: 'docker', id: checkedId(o['ID'], 'docker'), name: str(o['Names']).split(',')[0], image: str(o['Image']), ...(pod ? { pod } : {}) });
+      const pod = str(o['pod']);
+      // Names: docker joins a container's names with commas; a name holds none.
+      out.push({ engine: 'docker', id: checkedId(o['id'], 'docker'), name: str(o['names']).split(',')[0], image: str(o['image']), ...stateOf(o['state']), ...(pod ? { pod } : {}) });
     }
     return out;
   },
@@ -176,7 +194,7 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     return list.map((o: Json) => {
       const names = Array.isArray(o['Names']) ? (o['Names'] as unknown[]).map(str) : [str(o['Names'])];
       const pod = podLabel(o['Labels']);
-      return { engine: 'podman' as const, id: checkedId(o['Id'] ?? o['ID'], 'podman'), name: names[0] ?? '', image: str(o['Image']), ...(pod ? { pod } : {}) };
+      return { engine: 'podman' as const, id: checkedId(o['Id'] ?? o['ID'], 'podman'), name: names[0] ?? '', image: str(o['Image']), ...stateOf(o['State']), ...(pod ? { pod } : {}) };
     });
   },
   crictl(stdout) {
@@ -185,7 +203,6 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     const list = doc['containers'];
     if (!Array.isArray(list)) throw new Error('no "containers" array');
     return list
-      .filter((o: Json) => o['state'] === undefined || o['state'] === 'CONTAINER_RUNNING')
       .map((o: Json) => {
         const meta = (o['metadata'] ?? {}) as Json;
         const image = str(((o['image'] ?? {}) as Json)['image']);
@@ -196,6 +213,7 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
           name: str(meta['name']),
           // image.image is the reference as pulled; some runtimes put the image id there, then imageRef says more.
           image: image && !/^sha256:/.test(image) ? image : str(o['imageRef']) || image,
+          ...stateOf(o['state']),
           ...(pod ? { pod } : {}),
         };
       });

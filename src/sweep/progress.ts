@@ -4,6 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
+import { failedClass } from './report.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
 
 export interface Progress {
@@ -107,7 +108,11 @@ function target(o: HostOutcome): string {
 
 export function summaryLine(outcomes: HostOutcome[], wallMs: number, carried = 0): string {
   const byClass = new Map<string, number>();
-  for (const o of outcomes) byClass.set(o.class, (byClass.get(o.class) ?? 0) + 1);
+  for (const o of outcomes) {
+    // A host counts as failed when it or one of its containers (or engines) failed: the rule of the exit code and the retry file.
+    const cls = o.class === 'ok' && (o.containers ?? []).some((c) => failedClass(c.class, true)) ? 'containers' : o.class;
+    byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+  }
   const ok = byClass.get('ok') ?? 0;
   const failed = outcomes.length - ok;
   const incomplete = outcomes.filter((o) => o.completeness?.missing.length).length;
