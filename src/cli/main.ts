@@ -15,7 +15,7 @@ import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
-import { createProgress, summaryLine } from '../sweep/progress.js';
+import { createProgress, hostFailed, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
 import { carriedRow, doneHostsOf, failedClass, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
@@ -425,7 +425,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     if (opts.report) await writeReportRows(opts.report, listed);
     if (opts.summary) await writeRunSummary(opts.summary, listed, opts.compare, opts.report);
     // A host is retried when it or one of its containers failed (the retry re-scans both).
-    const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
+    const failed = outcomes.filter(hostFailed);
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) log.always(summaryLine(outcomes, Date.now() - started, plan.carried.size));
     if (uploaded && plan.collector) log.always(uploadSummaryLine(uploaded, plan.collector, opts.out));

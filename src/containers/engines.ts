@@ -246,7 +246,8 @@ export function containerSteps(sudo: boolean): string {
     '   on PATH (then in the system folders) it runs exactly one listing, read as JSON, never run:',
     ...ENGINES.map((e) => `     ${e.name} ${e.ps}`),
     '   podman only as root (rootless podman would create its storage in the scan user\'s home).',
-    `2. for each running container: exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
+    `2. for each running container (at most --max-containers; paused, restarting or exited ones are not entered):`,
+    `   exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
     '   one marker line; once the container\'s shell prints it, send the same probe script (a new token). No /bin/sh: class no-shell, no archive.',
   ].join('\n');
 }

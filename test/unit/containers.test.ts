@@ -15,6 +15,7 @@ import { serialize, el } from '../../src/archive/xml.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
 import { formatReport, doneHostsOf, failedClass, reportRow } from '../../src/sweep/report.js';
 import { summaryLine } from '../../src/sweep/progress.js';
+import { summaryHtml } from '../../src/sweep/summary-html.js';
 import { readReportRows } from '../../src/sweep/report-reader.js';
 import { writeFileSync } from 'node:fs';
 import type { RemoteProcess, Session } from '../../src/transport/transport.js';
@@ -428,6 +429,27 @@ describe('one count of failures: summary line, exit code and retry file', () => 
     const failed = outcomes.filter((o) => [o, ...(o.containers ?? [])].some((r) => failedClass(r.class, Boolean(r.container))));
     assert.deepEqual(failed.map((o) => o.spec.host), ['engine', 'ctr', 'down'], 'the retry file and the exit code take the same hosts');
   });
+
+  for (const file of ['r.csv', 'r.jsonl']) {
+    it(`${file}: the page reads the same count from the report's rows`, async () => {
+      const dir = mkdtempSync('/tmp/octoscan-ctr-page-');
+      try {
+        const path = `${dir}/${file}`;
+        writeFileSync(path, formatReport(path, [
+          { ...base, spec: spec('notes'), class: 'ok' }, ctr('notes', 'needs-root', 'podman'), ctr('notes', 'not-running', 'docker', ID1),
+          { ...base, spec: spec('ctr'), class: 'ok' }, ctr('ctr', 'protocol', 'docker', ID2),
+          { ...base, spec: spec('down'), class: 'unreachable' },
+        ]));
+        const rows = await readReportRows(path);
+        assert.deepEqual(rows.map((r) => [r.host, r.class, r.containersFailed ?? 0]), [['notes', 'ok', 0], ['ctr', 'ok', 1], ['down', 'unreachable', 0]]);
+        const html = summaryHtml({ rows, archives: new Map(), source: path, generatedAt: new Date() });
+        assert.match(html, /<h1>octoscan-remote: 3 hosts, 1 ok, 2 failed<\/h1>/);
+        assert.match(html, /<p id="container-failures">1 of them scanned ok but had a container or engine that failed/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('report rows of containers', () => {
