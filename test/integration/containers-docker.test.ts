@@ -248,6 +248,9 @@ describe('--containers against a real Docker daemon', { skip, timeout: 900_000 }
     const lists = calls.filter((l) => /\/containers\/json/.test(l));
     assert.ok(lists.length >= 2, `dockerd logged the listings of both clients: ${lists.length}`);
     assert.deepEqual(lists.filter((l) => /size=(1|true)/.test(l)), [], 'no listing asked for sizes');
+    // The control: the log does carry the query, and {{json .}} (the old listing) does ask for sizes.
+    dockerd.docker(['ps', '--no-trunc', '--format', '{{json .}}']);
+    assert.ok(dockerd.log().split('\n').some((l) => /Calling GET \S*\/containers\/json\?\S*size=(1|true)/.test(l)), 'with {{json .}} the client asks for sizes');
     assert.deepEqual(calls.filter((l) => l.includes(`/containers/${ids.paused}/exec`) || l.includes(`/containers/${names.paused}/exec`)), [], 'no exec into the paused container');
     assert.ok(calls.some((l) => l.includes(`/containers/${ids.alpine}/exec`)), 'the exec calls are in the log (so their absence means something)');
   });
