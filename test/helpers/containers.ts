@@ -1,9 +1,10 @@
 // A real container engine for the --containers tests (issue 17): Debian's
 // podman with runc, images imported from folders (there is no registry here),
-// containers that idle until removed. Docker and crictl cannot be installed
-// here; shims that answer `ps` in the real tools' documented JSON formats and
-// hand `exec -i` to podman stand in for them, so detection and parsing of all
-// three are exercised over a real SSH session.
+// containers that idle until removed. In this file's test, shims that answer
+// `ps` in docker's and crictl's formats and hand `exec -i` to podman stand in
+// for those two, so detection and parsing of all three meet in one sweep;
+// crictl is not packaged for Debian 12, and Docker also runs for real against
+// a daemon of its own (test/helpers/dockerd.ts, containers-docker.test.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
