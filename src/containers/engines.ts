@@ -16,10 +16,11 @@ export type EngineName = ContainerInfo['engine'];
  * asks dockerd to compute each container's disk usage (`containers/json?size=1`):
  * seconds per container with many files. `--size=false` exists only in newer
  * clients; a template that never names .Size is the same on every version.
- * The pod label is read by its key, not split out of the comma-joined
- * .Labels, where a value holding `,k=v` would forge it.
+ * .Status, not .State (which clients before 20.10 do not know). The pod label
+ * is read by its key, not split out of the comma-joined .Labels, where a value
+ * holding `,k=v` would forge it.
  */
-export const DOCKER_TEMPLATE = '{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"state":{{json .State}},"pod":{{json (.Label "io.kubernetes.pod.name")}}}';
+export const DOCKER_TEMPLATE = '{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"status":{{json .Status}},"pod":{{json (.Label "io.kubernetes.pod.name")}}}';
 
 /**
  * The listing command of each engine, in its documented machine-readable
@@ -63,6 +64,8 @@ export function listingScript(token: string): string {
     'list() {',
     '  p=$(command -v "$1" 2>/dev/null) || return 0',
     '  case $p in /*) ;; *) return 0 ;; esac',
+    // podman-docker's `docker` is podman (its ps knows no .Label, and without root it would be rootless podman): podman itself is listed.
+    `  if [ "$1" = docker ]; then case $("$p" --version 2>/dev/null) in *odman*) printf '%s ALIAS %s %s\\n' "$t" "$1" "$p"; return 0 ;; esac; fi`,
     // Rootless podman creates its storage in the user's home on first use: not read-only.
     `  if [ "$1" = podman ] && [ "$(id -u)" != 0 ]; then printf '%s NOTROOT %s %s\\n' "$t" "$1" "$p"; return 0; fi`,
     `  printf '%s ENGINE %s %s\\n' "$t" "$1" "$p"`,
@@ -100,6 +103,9 @@ export interface EngineListing {
 export function parseListing(text: string, token: string): EngineListing[] {
   if (!text.includes(`${token} END\n`)) throw new Error('the container listing ended early');
   const out: EngineListing[] = [];
+  for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} ALIAS (docker) (/[^\n]*)$`, 'gm'))) {
+    out.push({ engine: 'docker', path: m[2], containers: [], notRunning: 'docker is podman (podman-docker): its containers are listed as podman\'s' });
+  }
   for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} NOTROOT (podman) (/[^\n]*)$`, 'gm'))) {
     out.push({
       engine: 'podman', path: m[2], containers: [],
@@ -175,6 +181,18 @@ function stateOf(v: unknown): { state?: string } {
   return s && s !== 'running' ? { state: s } : {};
 }
 
+/**
+ * docker's .Status, as dockerd words it: `Up 2 hours`, `Up 2 hours (healthy)`,
+ * `Up 5 seconds (Paused)`, `Restarting (1) 3 seconds ago`, `Exited (0) …`,
+ * `Created`, `Dead`, `Removal In Progress`.
+ */
+function dockerState(v: unknown): { state?: string } {
+  const s = str(v).trim();
+  if (/\(paused\)$/i.test(s)) return { state: 'paused' };
+  if (s === '' || /^up\b/i.test(s)) return {};
+  return stateOf(s.split(/[\s(]/)[0]);
+}
+
 const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
   docker(stdout) {
     const out: ContainerInfo[] = [];
@@ -183,7 +201,7 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
       const o = JSON.parse(line) as Json;
       const pod = str(o['pod']);
       // Names: docker joins a container's names with commas; a name holds none.
-      out.push({ engine: 'docker', id: checkedId(o['id'], 'docker'), name: str(o['names']).split(',')[0], image: str(o['image']), ...stateOf(o['state']), ...(pod ? { pod } : {}) });
+      out.push({ engine: 'docker', id: checkedId(o['id'], 'docker'), name: str(o['names']).split(',')[0], image: str(o['image']), ...dockerState(o['status']), ...(pod ? { pod } : {}) });
     }
     return out;
   },
@@ -245,7 +263,8 @@ export function containerSteps(sudo: boolean): string {
     `1. exec \`${pre}/bin/sh -s\`${sudo ? ' (the marker line first, as for the script)' : ''} with the container listing script on standard input; for each of docker, podman, crictl found`,
     '   on PATH (then in the system folders) it runs exactly one listing, read as JSON, never run:',
     ...ENGINES.map((e) => `     ${e.name} ${e.ps}`),
-    '   podman only as root (rootless podman would create its storage in the scan user\'s home).',
+    '   podman only as root (rootless podman would create its storage in the scan user\'s home); a docker whose',
+    '   `docker --version` says podman (podman-docker) is not run: podman itself is listed.',
     `2. for each running container (at most --max-containers; paused, restarting or exited ones are not entered):`,
     `   exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
     '   one marker line; once the container\'s shell prints it, send the same probe script (a new token). No /bin/sh: class no-shell, no archive.',

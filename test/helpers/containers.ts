@@ -166,7 +166,7 @@ printf '%s\\n' "$script" | /bin/busybox sh
 /**
  * The docker shim: \`docker ps --no-trunc --format '<DOCKER_TEMPLATE>'\` prints the
  * podman containers carrying label \`select\` as that template renders them (id,
- * names, image, state, the pod label by its key); \`docker exec -i ...\` is podman's.
+ * names, image, status, the pod label by its key); \`docker exec -i ...\` is podman's.
  */
 export function dockerShim(select: string): string {
   return `#!/usr/bin/python3
@@ -177,7 +177,7 @@ if a == ['ps', '--no-trunc', '--format', ${JSON.stringify(DOCKER_TEMPLATE)}]:
     out = subprocess.run(['${PODMAN}', 'ps', '--no-trunc', '--filter', 'label=${select}', '--format', 'json'], check=True, capture_output=True, text=True).stdout
     for c in json.loads(out or '[]'):
         labels = c.get('Labels') or {}
-        print(json.dumps({'id': c['Id'], 'names': c['Names'][0], 'image': c['Image'], 'state': c.get('State') or 'running', 'pod': labels.get('io.kubernetes.pod.name', '')}))
+        print(json.dumps({'id': c['Id'], 'names': c['Names'][0], 'image': c['Image'], 'status': 'Up 1 minute', 'pod': labels.get('io.kubernetes.pod.name', '')}))
     sys.exit(0)
 if a[:2] == ['exec', '-i']:
     os.execv('${PODMAN}', ['podman'] + a)

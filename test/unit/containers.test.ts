@@ -39,14 +39,16 @@ describe('engine listings', () => {
     const docker = ENGINES.find((e) => e.name === 'docker')!.ps;
     assert.equal(docker, `ps --no-trunc --format '${DOCKER_TEMPLATE}'`);
     // {{json .}} marshals every field, .Size among them, and the client then asks for containers/json?size=1.
-    assert.doesNotMatch(docker, /\{\{json \.\}\}|\.Size|\.Labels|--size/);
+    assert.doesNotMatch(docker, /\{\{json \.\}\}|\.Size|\.Labels|\.State|--size/);
     assert.match(docker, /\{\{json \(\.Label "io\.kubernetes\.pod\.name"\)\}\}/);
     assert.doesNotMatch(docker.slice(docker.indexOf("'") + 1, -1), /'/, 'one single-quoted shell word');
     const stdout = [
-      JSON.stringify({ id: ID1, names: 'web,web-alias', image: 'nginx:1.25', state: 'running', pod: 'web-0' }),
+      JSON.stringify({ id: ID1, names: 'web,web-alias', image: 'nginx:1.25', status: 'Up 2 hours (healthy)', pod: 'web-0' }),
       // A label value 'hello,io.kubernetes.pod.name=spoofed' is only another label's value here: the pod comes from its own key.
-      JSON.stringify({ id: ID2, names: 'api', image: 'gcr.io/distroless/java17', state: 'running', pod: '' }),
-      JSON.stringify({ id: 'c'.repeat(64), names: 'held', image: 'busybox', state: 'paused', pod: '' }),
+      JSON.stringify({ id: ID2, names: 'api', image: 'gcr.io/distroless/java17', status: 'Up 5 minutes', pod: '' }),
+      // .Status as dockerd words it (.State is unknown to clients before 20.10).
+      JSON.stringify({ id: 'c'.repeat(64), names: 'held', image: 'busybox', status: 'Up 5 seconds (Paused)', pod: '' }),
+      JSON.stringify({ id: 'd'.repeat(64), names: 'loop', image: 'busybox', status: 'Restarting (1) 3 seconds ago', pod: '' }),
     ].join('\n');
     const [l] = parseListing(listing([{ engine: 'docker', stdout }]), T);
     assert.equal(l.error, undefined);
@@ -54,6 +56,7 @@ describe('engine listings', () => {
       { engine: 'docker', id: ID1, name: 'web', image: 'nginx:1.25', pod: 'web-0' },
       { engine: 'docker', id: ID2, name: 'api', image: 'gcr.io/distroless/java17' },
       { engine: 'docker', id: 'c'.repeat(64), name: 'held', image: 'busybox', state: 'paused' },
+      { engine: 'docker', id: 'd'.repeat(64), name: 'loop', image: 'busybox', state: 'restarting' },
     ]);
   });
 
@@ -119,7 +122,7 @@ describe('engine listings', () => {
   });
 
   it('the same container through two engines (podman-docker) is scanned once, by the first', () => {
-    const d = JSON.stringify({ id: ID1, names: 'web', image: 'i', state: 'running', pod: '' });
+    const d = JSON.stringify({ id: ID1, names: 'web', image: 'i', status: 'Up 1 second', pod: '' });
     const p = JSON.stringify([{ Id: ID1, Names: ['web'], Image: 'i' }, { Id: ID2, Names: ['db'], Image: 'j' }]);
     const u = uniqueContainers(parseListing(listing([{ engine: 'docker', stdout: d }, { engine: 'podman', stdout: p }]), T));
     assert.deepEqual(u.map((x) => [x.container.engine, x.container.id, x.path]), [['docker', ID1, '/usr/bin/docker'], ['podman', ID2, '/usr/bin/podman']]);
@@ -128,20 +131,26 @@ describe('engine listings', () => {
   it('the listing script runs in dash and busybox ash, passing stdout through and keeping stderr apart', () => {
     const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
     execFileSync('/bin/sh', ['-c', `printf '#!/bin/sh\\necho "{\\\\"containers\\\\":[]}"\\n' > ${dir}/crictl; printf '#!/bin/sh\\necho "permission denied" >&2; exit 3\\n' > ${dir}/podman; chmod +x ${dir}/crictl ${dir}/podman`]);
+    // podman-docker: a `docker` that is podman is not run (its ps knows no .Label; podman itself is listed).
+    execFileSync('/bin/sh', ['-c', `printf '#!/bin/sh\\n[ "$1" = --version ] && echo "podman version 4.3.1" && exit 0\\necho "Error: template: ps: cannot evaluate field Label" >&2; exit 125\\n' > ${dir}/docker; chmod +x ${dir}/docker`]);
     for (const sh of ['/bin/dash', '/bin/busybox']) {
       const args = sh.endsWith('busybox') ? ['sh', '-s'] : ['-s'];
       const out = execFileSync(sh, args, { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
       const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
-      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length, l.error ?? '']), [['podman', 0, 'podman ps failed (exit 3): permission denied'], ['crictl', 0, '']], sh);
+      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length, l.error ?? '', l.notRunning ?? '']), [
+        ['docker', 0, '', 'docker is podman (podman-docker): its containers are listed as podman\'s'],
+        ['podman', 0, 'podman ps failed (exit 3): permission denied', ''],
+        ['crictl', 0, '', ''],
+      ], sh);
     }
     // Not root: podman is named, not run (rootless podman would write its storage into the home folder).
     if (process.getuid?.() === 0 && existsSync('/usr/bin/setpriv')) {
       execFileSync('chmod', ['755', dir]);
       const out = execFileSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/dash', '-s'], { input: listingScript(T), encoding: 'utf8', env: { PATH: `${dir}:/nonexistent` } });
       const ls = parseListing(out, T).filter((l) => l.path.startsWith(dir));
-      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length]), [['podman', 0], ['crictl', 0]]);
-      assert.equal(ls[0].error, undefined);
-      assert.match(ls[0].needsRoot!, /^podman was not run: without root it would create rootless storage in the scan user's home; root's containers are listed with --sudo$/);
+      assert.deepEqual(ls.map((l) => [l.engine, l.containers.length]), [['docker', 0], ['podman', 0], ['crictl', 0]]);
+      assert.equal(ls[1].error, undefined);
+      assert.match(ls[1].needsRoot!, /^podman was not run: without root it would create rootless storage in the scan user's home; root's containers are listed with --sudo$/);
     }
     execFileSync('rm', ['-rf', dir]);
   });
