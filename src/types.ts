@@ -77,6 +77,8 @@ export interface ContainerInfo {
   image: string; // peer text
   /** Kubernetes pod name (CRI label io.kubernetes.pod.name), when the engine says. */
   pod?: string;
+  /** The engine's state when not running (paused, restarting, exited...): such a container is not entered. */
+  state?: string;
 }
 
 /** Each host ends in exactly one of these. */
@@ -93,6 +95,9 @@ export type OutcomeClass =
   | 'unsupported'
   | 'no-shell' // a container without /bin/sh (distroless, scratch): nothing to run the script with
   | 'engine' // a container engine is present but would not list its containers (no access)
+  | 'needs-root' // an engine that lists only as root, in a run without sudo: a note, not a failure
+  | 'not-running' // a container listed paused, restarting or exited: not entered, not a failure
+  | 'skipped' // a container not scanned because --max-containers or --containers-timeout cut: not a failure
   | 'interrupted'
   | 'internal';
 

@@ -14,7 +14,7 @@ import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
-import { createProgress, summaryLine } from '../sweep/progress.js';
+import { createProgress, hostFailed, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
 import { carriedRow, doneHostsOf, failedClass, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
@@ -285,16 +285,17 @@ export function rowsOf(outcomes: HostOutcome[]): HostOutcome[] {
   return outcomes.flatMap((o) => [o, ...(o.containers ?? [])]);
 }
 
-/** no-shell is a fact about the container, not a failure: nothing there can run the script. */
+/** The one rule (failedClass): no-shell, not-running, needs-root and skipped are facts about a container or engine, not failures. */
 function failedRow(o: HostOutcome): boolean {
   return failedClass(o.class, Boolean(o.container));
 }
 
 function containerLine(c: HostOutcome): string {
   const what = c.container?.id ? `${c.container.engine} ${c.container.id.slice(0, 12)} ${c.container.name} (${c.container.image})` : `${c.container?.engine ?? 'containers'}`;
+  const missing = c.completeness?.missing.length ? ` INCOMPLETE (${c.completeness.missing.join(', ')})` : '';
   return c.class === 'ok'
-    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}`
-    : `  container ${c.class === 'no-shell' ? 'NO SHELL' : `FAILED ${c.class}`} ${what}: ${c.message}`;
+    ? `  container ok ${what} ${(c.durationMs / 1000).toFixed(1)}s ${c.warnings} warnings ${c.archive}${missing}`
+    : `  container ${failedRow(c) ? `FAILED ${c.class}` : c.class.toUpperCase()} ${what}: ${c.message}`;
 }
 
 function containerSummary(rows: HostOutcome[]): string {
@@ -302,7 +303,9 @@ function containerSummary(rows: HostOutcome[]): string {
   for (const r of rows) by.set(r.class, (by.get(r.class) ?? 0) + 1);
   const ms = rows.filter((r) => r.class === 'ok').map((r) => r.durationMs);
   const avg = ms.length ? ` (${(ms.reduce((a, b) => a + b, 0) / ms.length / 1000).toFixed(1)} s each on average)` : '';
-  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}`;
+  const incomplete = rows.filter((r) => r.completeness?.missing.length).length;
+  const failed = rows.filter(failedRow).length;
+  return `${rows.length} container row${rows.length === 1 ? '' : 's'}: ${[...by].map(([c, n]) => `${c} ${n}`).join(', ')}${avg}; ${failed} failed${incomplete ? `, ${incomplete} incomplete` : ''}`;
 }
 
 async function run(opts: CliOptions, plan: Plan): Promise<number> {
@@ -370,6 +373,8 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       parallel: opts.containerParallel,
       timeoutMs: opts.containerTimeout * 1000,
       listTimeoutMs: CONTAINER_DEFAULTS.listTimeoutSeconds * 1000,
+      max: opts.maxContainers,
+      allTimeoutMs: opts.containersTimeout * 1000,
     },
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
@@ -427,7 +432,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     if (opts.report) await writeReportRows(opts.report, listed);
     if (opts.summary) await writeRunSummary(opts.summary, listed, opts.compare, opts.report);
     // A host is retried when it or one of its containers failed (the retry re-scans both).
-    const failed = outcomes.filter((o) => rowsOf([o]).some(failedRow));
+    const failed = outcomes.filter(hostFailed);
     if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
     if (plan.hosts.length > 1 || failed.length || !tty) log.always(summaryLine(outcomes, Date.now() - started, plan.carried.size));
     if (uploaded && plan.collector) log.always(uploadSummaryLine(uploaded, plan.collector, opts.out));

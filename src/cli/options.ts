@@ -52,6 +52,8 @@ export interface CliOptions extends UploadCliOptions {
   containers: boolean;
   containerParallel: number;
   containerTimeout: number;
+  maxContainers: number;
+  containersTimeout: number;
   tag?: string;
   machine?: string;
   configHost?: string;
@@ -194,6 +196,8 @@ export function buildCommand(): Command {
     .option('--containers', 'after each host, scan each of its running containers (docker, podman, crictl) through the same connection: one archive per container (hosts-file column containers=yes/no overrides it)', false)
     .option('--container-parallel <n>', 'containers scanned at once on one host', integer('--container-parallel', 1, 64), 1)
     .option('--container-timeout <seconds>', 'deadline for one container, from exec to archive', seconds('--container-timeout'), 600)
+    .option('--max-containers <n>', 'containers entered per host at most; the others get a row of class skipped', integer('--max-containers', 1, 1_000_000), 200)
+    .option('--containers-timeout <seconds>', 'one deadline for all of a host\'s containers together (listing included), besides each container\'s own', seconds('--containers-timeout'), 1800)
     .option('--tag <text>', 'octoscan.xml configuration/tag for hosts without a tag column value (the on-host scanner\'s -t)', configValue('--tag'))
     .option('--machine <name>', 'octoscan.xml configuration/machine (hosts-file column machine overrides it)', configValue('--machine'))
     .option('--config-host <name>', 'octoscan.xml configuration/host: the host this machine runs on (hosts-file column config_host overrides it)', configValue('--config-host'))

@@ -11,14 +11,26 @@ import type { ContainerInfo } from '../types.js';
 export type EngineName = ContainerInfo['engine'];
 
 /**
+ * docker ps's template: one JSON object per line with only the fields read.
+ * `{{json .}}` names every field, .Size among them, and for .Size the client
+ * asks dockerd to compute each container's disk usage (`containers/json?size=1`):
+ * seconds per container with many files. `--size=false` exists only in newer
+ * clients; a template that never names .Size is the same on every version.
+ * .Status, not .State (which clients before 20.10 do not know). The pod label
+ * is read by its key, not split out of the comma-joined .Labels, where a value
+ * holding `,k=v` would forge it.
+ */
+export const DOCKER_TEMPLATE = '{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"status":{{json .Status}},"pod":{{json (.Label "io.kubernetes.pod.name")}}}';
+
+/**
  * The listing command of each engine, in its documented machine-readable
- * format (running containers only, full ids), and the words that start a
- * shell in one of its containers: `<engine> exec -i <id> /bin/sh -s`.
+ * format (the containers `ps` shows without -a: running, paused, restarting;
+ * full ids), and the words that start a shell in one of its containers:
+ * `<engine> exec -i <id> /bin/sh -s`.
  */
 export const ENGINES: readonly { name: EngineName; ps: string }[] = [
-  // docker ps: one JSON object per line (ID, Names, Image, Labels as "k=v,k=v").
-  { name: 'docker', ps: `ps --no-trunc --format '{{json .}}'` },
-  // podman ps: one JSON array (Id, Names[], Image, Labels{}, PodName).
+  { name: 'docker', ps: `ps --no-trunc --format '${DOCKER_TEMPLATE}'` },
+  // podman ps: one JSON array (Id, Names[], Image, State, Labels{} as an object); no sizes unless --size.
   { name: 'podman', ps: 'ps --no-trunc --format json' },
   // crictl ps: {"containers":[{id, metadata.name, image.image, imageRef, labels{}}]}; running ones by default.
   { name: 'crictl', ps: 'ps -o json' },
@@ -52,6 +64,8 @@ export function listingScript(token: string): string {
     'list() {',
     '  p=$(command -v "$1" 2>/dev/null) || return 0',
     '  case $p in /*) ;; *) return 0 ;; esac',
+    // podman-docker's `docker` is podman (its ps knows no .Label, and without root it would be rootless podman): podman itself is listed.
+    `  if [ "$1" = docker ]; then case $("$p" --version 2>/dev/null) in *odman*) printf '%s ALIAS %s %s\\n' "$t" "$1" "$p"; return 0 ;; esac; fi`,
     // Rootless podman creates its storage in the user's home on first use: not read-only.
     `  if [ "$1" = podman ] && [ "$(id -u)" != 0 ]; then printf '%s NOTROOT %s %s\\n' "$t" "$1" "$p"; return 0; fi`,
     `  printf '%s ENGINE %s %s\\n' "$t" "$1" "$p"`,
@@ -77,16 +91,25 @@ export interface EngineListing {
   notRunning?: string;
   /** It would not list (no access, bad output): the reason, for a report row. */
   error?: string;
+  /**
+   * It lists only as root (podman, which is never run rootless; a socket the
+   * user may not open): why, naming --sudo. In a run without sudo this is a
+   * note row (`needs-root`), not a failure; with sudo, `error` is the failure.
+   */
+  needsRoot?: string;
 }
 
 /** Reads the listing script's output. Throws an Error naming what is wrong when it is not the script's output. */
 export function parseListing(text: string, token: string): EngineListing[] {
   if (!text.includes(`${token} END\n`)) throw new Error('the container listing ended early');
   const out: EngineListing[] = [];
+  for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} ALIAS (docker) (/[^\n]*)$`, 'gm'))) {
+    out.push({ engine: 'docker', path: m[2], containers: [], notRunning: 'docker is podman (podman-docker): its containers are listed as podman\'s' });
+  }
   for (const m of text.matchAll(new RegExp(`^${escapeRe(token)} NOTROOT (podman) (/[^\n]*)$`, 'gm'))) {
     out.push({
       engine: 'podman', path: m[2], containers: [],
-      error: 'podman was not run: without root it would create rootless storage in the scan user\'s home, and root\'s containers need root (--sudo)',
+      needsRoot: 'podman was not run: without root it would create rootless storage in the scan user\'s home; root\'s containers are listed with --sudo',
     });
   }
   const parts = text.split(`${token} ENGINE `).slice(1);
@@ -109,6 +132,8 @@ export function parseListing(text: string, token: string): EngineListing[] {
       const said = peerText(stderr.split('\n').filter(Boolean).slice(-3).join('; ') || `exit code ${rcLine}`, 500);
       if (NOT_RUNNING.test(stderr)) l.notRunning = `${engine} ps: ${said}`;
       else l.error = `${engine} ps failed (exit ${peerText(rcLine, 20)}): ${said}`;
+      // The engine's socket is root's (or its group's): without sudo that is a fact about the account, not a fault.
+      if (l.error && DENIED.test(stderr)) l.needsRoot = `${l.error}; the scan user may not use ${engine}: root's containers are listed with --sudo (or add the user to the engine's group)`;
     } else {
       try {
         l.containers = PARSERS[engine](stdout);
@@ -124,6 +149,8 @@ export function parseListing(text: string, token: string): EngineListing[] {
 // An installed client whose daemon or socket is not there (docker CLI only,
 // containerd stopped): the same as no engine.
 const NOT_RUNNING = /Cannot connect to the Docker daemon|Is the docker daemon running|connect: no such file or directory|validate service connection|no such file or directory.*\.sock|unable to connect to Podman socket/i;
+
+const DENIED = /permission denied/i;
 
 type Json = Record<string, unknown>;
 
@@ -148,14 +175,22 @@ function podLabel(labels: unknown): string | undefined {
   return undefined;
 }
 
-/** docker's Labels in `{{json .}}`: "k=v,k=v" (a comma inside a value cannot be told apart; only the pod label is read). */
-function dockerLabels(s: string): Json {
-  const out: Json = {};
-  for (const kv of s.split(',')) {
-    const i = kv.indexOf('=');
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
+/** The state an engine gave, lowercase, when it is not running (crictl: CONTAINER_EXITED -> exited). */
+function stateOf(v: unknown): { state?: string } {
+  const s = str(v).toLowerCase().replace(/^container_/, '');
+  return s && s !== 'running' ? { state: s } : {};
+}
+
+/**
+ * docker's .Status, as dockerd words it: `Up 2 hours`, `Up 2 hours (healthy)`,
+ * `Up 5 seconds (Paused)`, `Restarting (1) 3 seconds ago`, `Exited (0) …`,
+ * `Created`, `Dead`, `Removal In Progress`.
+ */
+function dockerState(v: unknown): { state?: string } {
+  const s = str(v).trim();
+  if (/\(paused\)$/i.test(s)) return { state: 'paused' };
+  if (s === '' || /^up\b/i.test(s)) return {};
+  return stateOf(s.split(/[\s(]/)[0]);
 }
 
 const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
@@ -164,8 +199,9 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     for (const line of stdout.split('\n')) {
       if (!line.trim()) continue;
       const o = JSON.parse(line) as Json;
-      const pod = podLabel(dockerLabels(str(o['Labels'])));
-      out.push({ engine: 'docker', id: checkedId(o['ID'], 'docker'), name: str(o['Names']).split(',')[0], image: str(o['Image']), ...(pod ? { pod } : {}) });
+      const pod = str(o['pod']);
+      // Names: docker joins a container's names with commas; a name holds none.
+      out.push({ engine: 'docker', id: checkedId(o['id'], 'docker'), name: str(o['names']).split(',')[0], image: str(o['image']), ...dockerState(o['status']), ...(pod ? { pod } : {}) });
     }
     return out;
   },
@@ -176,7 +212,7 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     return list.map((o: Json) => {
       const names = Array.isArray(o['Names']) ? (o['Names'] as unknown[]).map(str) : [str(o['Names'])];
       const pod = podLabel(o['Labels']);
-      return { engine: 'podman' as const, id: checkedId(o['Id'] ?? o['ID'], 'podman'), name: names[0] ?? '', image: str(o['Image']), ...(pod ? { pod } : {}) };
+      return { engine: 'podman' as const, id: checkedId(o['Id'] ?? o['ID'], 'podman'), name: names[0] ?? '', image: str(o['Image']), ...stateOf(o['State']), ...(pod ? { pod } : {}) };
     });
   },
   crictl(stdout) {
@@ -185,7 +221,6 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
     const list = doc['containers'];
     if (!Array.isArray(list)) throw new Error('no "containers" array');
     return list
-      .filter((o: Json) => o['state'] === undefined || o['state'] === 'CONTAINER_RUNNING')
       .map((o: Json) => {
         const meta = (o['metadata'] ?? {}) as Json;
         const image = str(((o['image'] ?? {}) as Json)['image']);
@@ -196,6 +231,7 @@ const PARSERS: Record<EngineName, (stdout: string) => ContainerInfo[]> = {
           name: str(meta['name']),
           // image.image is the reference as pulled; some runtimes put the image id there, then imageRef says more.
           image: image && !/^sha256:/.test(image) ? image : str(o['imageRef']) || image,
+          ...stateOf(o['state']),
           ...(pod ? { pod } : {}),
         };
       });
@@ -227,8 +263,10 @@ export function containerSteps(sudo: boolean): string {
     `1. exec \`${pre}/bin/sh -s\`${sudo ? ' (the marker line first, as for the script)' : ''} with the container listing script on standard input; for each of docker, podman, crictl found`,
     '   on PATH (then in the system folders) it runs exactly one listing, read as JSON, never run:',
     ...ENGINES.map((e) => `     ${e.name} ${e.ps}`),
-    '   podman only as root (rootless podman would create its storage in the scan user\'s home).',
-    `2. for each running container: exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
+    '   podman only as root (rootless podman would create its storage in the scan user\'s home); a docker whose',
+    '   `docker --version` says podman (podman-docker) is not run: podman itself is listed.',
+    `2. for each running container (at most --max-containers; paused, restarting or exited ones are not entered):`,
+    `   exec \`${pre}<engine path> exec -i <id> /bin/sh -s\` (id: 12 to 64 hex digits, checked), send`,
     '   one marker line; once the container\'s shell prints it, send the same probe script (a new token). No /bin/sh: class no-shell, no archive.',
   ].join('\n');
 }

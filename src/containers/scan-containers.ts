@@ -27,9 +27,13 @@ export interface ContainerSettings {
   timeoutMs: number;
   /** Deadline for listing the containers of all engines. */
   listTimeoutMs: number;
+  /** --max-containers: at most this many containers of one host are entered; the rest get `skipped` rows. */
+  max: number;
+  /** --containers-timeout: one deadline for all of a host's containers together, from the listing on. */
+  allTimeoutMs: number;
 }
 
-export const CONTAINER_DEFAULTS = { parallel: 1, timeoutSeconds: 600, listTimeoutSeconds: 60 } as const;
+export const CONTAINER_DEFAULTS = { parallel: 1, timeoutSeconds: 600, listTimeoutSeconds: 60, max: 200, allTimeoutSeconds: 1800 } as const;
 
 interface HostContext {
   /** The host as messages name it. */
@@ -55,25 +59,59 @@ export async function scanContainers(session: Session, spec: HostSpec, s: ScanSe
   const startedAt = new Date();
   const row = (cls: OutcomeClass, phase: Phase, message: string, extra: Partial<HostOutcome> = {}): HostOutcome =>
     outcome(spec, startedAt, 1, cls, phase, message, extra);
-  let listings: EngineListing[];
+  // One deadline for all of the host's containers, the listing included.
+  const all = new AbortController();
+  const allTimer = setTimeout(() => all.abort(timeoutError(host.where, 'exec', cs.allTimeoutMs / 1000, 'containers (--containers-timeout)')), cs.allTimeoutMs);
   try {
-    listings = await listContainers(session, spec, s, host);
-  } catch (err) {
-    const e = asScanError(err, host.where, 'exec');
-    return [row(e.cls === 'timeout' || e.cls === 'interrupted' ? e.cls : 'engine', 'exec', `${host.where}: listing the containers failed: ${e.message.replace(`${host.where}: `, '')}`)];
-  }
-  const outcomes: HostOutcome[] = [];
-  for (const l of listings) {
-    if (l.error) {
-      outcomes.push(row('engine', 'exec', `${host.where}: ${l.error}${viaOf(host.started, s).kind === 'plain' ? '; listing containers usually needs root or the engine\'s group: --sudo' : ''}`, {
-        container: { engine: l.engine, id: '', name: '', image: '' },
-      }));
+    let listings: EngineListing[];
+    try {
+      listings = await listContainers(session, spec, s, host);
+    } catch (err) {
+      const e = asScanError(err, host.where, 'exec');
+      return [row(e.cls === 'timeout' || e.cls === 'interrupted' ? e.cls : 'engine', 'exec', `${host.where}: listing the containers failed: ${e.message.replace(`${host.where}: `, '')}`)];
     }
+    const via = viaOf(host.started, s);
+    const outcomes: HostOutcome[] = [];
+    for (const l of listings) {
+      const engineOnly = { container: { engine: l.engine, id: '', name: '', image: '' } };
+      // Without sudo, an engine only root may use is a fact about the account (the hint names --sudo), not a fault of the host.
+      if (l.needsRoot && (via.kind === 'plain' || !l.error)) outcomes.push(row('needs-root', 'exec', `${host.where}: ${l.needsRoot}`, engineOnly));
+      else if (l.error) {
+        outcomes.push(row('engine', 'exec', `${host.where}: ${l.error}${via.kind === 'plain' ? '; listing containers usually needs root or the engine\'s group: --sudo' : ''}`, engineOnly));
+      }
+    }
+    const found = uniqueContainers(listings);
+    const entered = found.filter((f) => !f.container.state);
+    const over = new Set(entered.slice(cs.max).map((f) => f.container.id));
+    if (over.size) s.warn(`${host.where}: --max-containers ${cs.max}: ${over.size} of ${entered.length} running containers not scanned`);
+    const limit = pLimit(Math.max(1, cs.parallel));
+    let cut = 0;
+    const scanned = await Promise.all(found.map(({ container: c, path }) => {
+      const named = { container: c };
+      if (c.state) {
+        // A paused container refuses exec; a restarting or exited one has no process to join.
+        return row('not-running', 'exec', `${containerWhere(host, c)}: ${peerText(c.state, 40)}: not entered (the script runs only in a running container); no archive`, named);
+      }
+      if (over.has(c.id)) {
+        return row('skipped', 'exec', `${containerWhere(host, c)}: not scanned: --max-containers ${cs.max} reached (${entered.length} running on this host)`, named);
+      }
+      return limit(() => {
+        if (all.signal.aborted && !s.signal?.aborted) {
+          cut++;
+          return row('skipped', 'exec', `${containerWhere(host, c)}: not scanned: the host's --containers-timeout of ${cs.allTimeoutMs / 1000} s passed before its turn`, named);
+        }
+        return scanOne(session, spec, s, host, via, c, path, all.signal);
+      });
+    }));
+    if (cut) s.warn(`${host.where}: --containers-timeout ${cs.allTimeoutMs / 1000} s passed: ${cut} container(s) not scanned`);
+    return [...outcomes, ...scanned];
+  } finally {
+    clearTimeout(allTimer);
   }
-  const via = viaOf(host.started, s);
-  const limit = pLimit(Math.max(1, cs.parallel));
-  const scanned = await Promise.all(uniqueContainers(listings).map(({ container, path }) => limit(() => scanOne(session, spec, s, host, via, container, path))));
-  return [...outcomes, ...scanned];
+}
+
+function containerWhere(host: HostContext, c: ContainerInfo): string {
+  return `${host.where} ${c.engine} container ${peerText(c.name, 200) || shortId(c.id)} (${shortId(c.id)})`;
 }
 
 /** Runs the listing script with the host's privilege (the same sudo decision as its own scan). */
@@ -123,16 +161,19 @@ function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
-async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: HostContext, via: Via, c: ContainerInfo, enginePath: string): Promise<HostOutcome> {
+async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: HostContext, via: Via, c: ContainerInfo, enginePath: string, all: AbortSignal): Promise<HostOutcome> {
   const cs = s.containers!;
   const startedAt = new Date();
-  const where = `${host.where} ${c.engine} container ${peerText(c.name, 200) || shortId(c.id)} (${shortId(c.id)})`;
+  const where = containerWhere(host, c);
   let phase: Phase = 'exec';
   const ctl = new AbortController();
   const deadline = setTimeout(() => ctl.abort(timeoutError(where, phase, cs.timeoutMs / 1000, 'per-container')), cs.timeoutMs);
   const onInterrupt = (): void => ctl.abort(interruptedError(where, phase));
+  // The host's deadline for all its containers ends this one too, in its own words.
+  const onAll = (): void => ctl.abort(timeoutError(where, phase, cs.allTimeoutMs / 1000, 'the host\'s containers (--containers-timeout)'));
   if (s.signal?.aborted) onInterrupt();
   s.signal?.addEventListener('abort', onInterrupt, { once: true });
+  all.addEventListener('abort', onAll, { once: true });
   const result = (cls: OutcomeClass, message: string, extra: Partial<HostOutcome> = {}): HostOutcome =>
     outcome(spec, startedAt, 1, cls, phase, message, { container: c, ...extra });
   try {
@@ -155,13 +196,15 @@ async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: 
       startedAt,
     });
     phase = 'done';
-    return result('ok', '', { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs });
+    // The same columns as a host's row, so a container is flagged incomplete by the same rules.
+    return result('ok', run.message, { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness });
   } catch (err) {
     const e = ctl.signal.aborted && ctl.signal.reason instanceof ScanError ? ctl.signal.reason : asScanError(err, where, phase);
     return result(e.cls, e.message, { phase: e.phase });
   } finally {
     clearTimeout(deadline);
     s.signal?.removeEventListener('abort', onInterrupt);
+    all.removeEventListener('abort', onAll);
   }
 }
 
@@ -193,19 +236,26 @@ async function enter(session: Session, inner: string, via: Via, script: string, 
   throw classifyRefusal(where, r, via, answerMs);
 }
 
+/**
+ * An engine saying the container has no /bin/sh. Docker prints this on
+ * standard output, not standard error (docker/cli#2025), with exit 126;
+ * podman on standard error with 127; crictl its own words: the text decides,
+ * on either stream, whatever the exit status.
+ */
+const NO_SHELL = /executable file not found|not found in \$PATH|exec: "?\/bin\/sh"?: stat \/bin\/sh: no such file|\/bin\/sh[^\n]*no such file or directory|no such file or directory[^\n]*\/bin\/sh|exec failed[^\n]*no such file or directory/i;
+
 /** Why the container's shell did not start, in the engine's (or sudo's) words. */
-export function classifyRefusal(where: string, r: { refused: string; stderr: string; code: number | null }, via: Via, answerMs: number): ScanError {
-  const said = peerText(r.stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-3).join('; '), 500) || r.refused;
+export function classifyRefusal(where: string, r: { refused: string; stderr: string; stdout?: string; code: number | null }, via: Via, answerMs: number): ScanError {
+  const text = `${r.stderr}\n${r.stdout ?? ''}`;
+  const said = peerText(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-3).join('; '), 500) || r.refused;
   if (/did not answer within/.test(r.refused)) {
     return new ScanError('timeout', 'exec', `${where}: the container's /bin/sh did not start within ${Math.round(answerMs / 1000)} s`);
   }
   if (via.kind !== 'plain' && /^sudo:/m.test(r.stderr)) {
     return new ScanError('sudo', 'exec', `${where}: sudo refused to enter the container: ${r.refused}`);
   }
-  // docker/podman: 126/127 and "executable file not found"; crictl: "exec failed ... no such file or directory".
-  if (r.code === 127 || r.code === 126 || /executable file not found|no such file or directory|not found in \$PATH|exec: "\/bin\/sh"/i.test(r.stderr)) {
+  if (r.code === 127 || NO_SHELL.test(text)) {
     return new ScanError('no-shell', 'exec', `${where}: no /bin/sh in the container (distroless or scratch image?), so the probe script cannot run there; no archive (engine: ${said})`);
   }
   return new ScanError('protocol', 'exec', `${where}: the container's shell did not start: ${said}`);
 }
-

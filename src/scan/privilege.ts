@@ -64,7 +64,8 @@ export async function startScript(session: Session, script: string, p: Privilege
 }
 
 /** `stopped`: the refused process, for a caller that must end it (a shell that never answered). */
-export type Verified = { proc: RemoteProcess } | { refused: string; stderr: string; code: number | null; stopped: RemoteProcess };
+/** `stdout`: what came before the marker (an engine may say why its shell did not start there: docker does). */
+export type Verified = { proc: RemoteProcess } | { refused: string; stderr: string; stdout: string; code: number | null; stopped: RemoteProcess };
 
 /**
  * Starts a sudo command and waits until either the root shell printed the
@@ -102,7 +103,7 @@ export async function trySudo(
       // stream would not restart for the 'data' listeners that read it next.
       if ('refused' in v) {
         proc.stdin.destroy();
-        return resolve({ ...v, stderr, code, stopped: proc });
+        return resolve({ ...v, stderr, stdout: stdout.slice(0, 4096), code, stopped: proc });
       }
       resolve(v);
     };

@@ -4,6 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome } from '../types.js';
+import { failedClass } from './report.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
 
 export interface Progress {
@@ -47,8 +48,8 @@ export function createProgress(
       },
       finished: (o) => {
         active--;
-        if (o.class === 'ok') ok++;
-        else failed++;
+        if (hostFailed(o)) failed++;
+        else ok++;
         if (o.class !== 'ok') {
           bar.stop();
           write(`${failureLine(o)}\n`);
@@ -105,10 +106,18 @@ function target(o: HostOutcome): string {
   return displayTarget(o.spec);
 }
 
+/** A host counts as failed when it or one of its containers (or engines) failed: the rule of the exit code and the retry file. */
+export function hostFailed(o: HostOutcome): boolean {
+  return failedClass(o.class, false) || (o.containers ?? []).some((c) => failedClass(c.class, true));
+}
+
 export function summaryLine(outcomes: HostOutcome[], wallMs: number, carried = 0): string {
   const byClass = new Map<string, number>();
-  for (const o of outcomes) byClass.set(o.class, (byClass.get(o.class) ?? 0) + 1);
-  const ok = byClass.get('ok') ?? 0;
+  for (const o of outcomes) {
+    const cls = o.class === 'ok' && hostFailed(o) ? 'containers' : o.class;
+    byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+  }
+  const ok = byClass.get('ok') ?? 0; // hosts whose containers failed are under 'containers'
   const failed = outcomes.length - ok;
   const incomplete = outcomes.filter((o) => o.completeness?.missing.length).length;
   const parts = [...byClass].filter(([c]) => c !== 'ok').map(([c, n]) => `${c} ${n}`);

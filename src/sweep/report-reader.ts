@@ -2,7 +2,7 @@
 // it) into plain rows, for `octoscan-remote summary` and --compare.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { isContainerRow, isJsonLines } from './report.js';
+import { failedClass, isContainerRow, isJsonLines } from './report.js';
 
 export interface SummaryRow {
   host: string;
@@ -17,6 +17,8 @@ export interface SummaryRow {
   bytes: number;
   warnings: number;
   attempts: number;
+  /** Its container and engine rows that failed (failedClass): the host then counts as failed, as in the summary line and the exit code. */
+  containersFailed?: number;
 }
 
 const num = (v: unknown): number => {
@@ -34,9 +36,16 @@ export function summaryRow(r: Record<string, unknown>, un: (v: unknown) => strin
   };
 }
 
-/** The hosts' own rows of a report being written (its container rows left out: the summary is about hosts). */
-export function summaryRowsOf(rows: Record<string, unknown>[]): SummaryRow[] {
-  return rows.filter(isHostRow).map((r) => summaryRow(r));
+/** The hosts' own rows of a report being written; a host's container rows (which follow it) only count its failed containers. */
+export function summaryRowsOf(rows: Record<string, unknown>[], un: (v: unknown) => string = str): SummaryRow[] {
+  const out: SummaryRow[] = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    if (!isHostRow(r)) {
+      if (last && failedClass(r['class'], true)) last.containersFailed = (last.containersFailed ?? 0) + 1;
+    } else out.push(summaryRow(r, un));
+  }
+  return out;
 }
 
 export class ReportReadError extends Error {}
@@ -47,15 +56,14 @@ const isHostRow = (r: Record<string, unknown>): boolean => !isContainerRow(r);
 export async function readReportRows(path: string): Promise<SummaryRow[]> {
   const text = await readFile(path, 'utf8');
   if (isJsonLines(path)) {
-    return text.split(/\r?\n/).flatMap((line, i) => {
+    return summaryRowsOf(text.split(/\r?\n/).flatMap((line, i) => {
       if (!line.trim()) return [];
       try {
-        const r = JSON.parse(line) as Record<string, unknown>;
-        return isHostRow(r) ? [summaryRow(r)] : [];
+        return [JSON.parse(line) as Record<string, unknown>];
       } catch {
         throw new ReportReadError(`${path}:${i + 1}: not a JSON object; give a report written by --report`);
       }
-    });
+    }));
   }
   let records: Record<string, unknown>[];
   try {
@@ -64,7 +72,7 @@ export async function readReportRows(path: string): Promise<SummaryRow[]> {
     throw new ReportReadError(`${path}: ${(err as Error).message}`);
   }
   if (records.length && !('class' in records[0] && 'host' in records[0])) throw new ReportReadError(`${path}: no host and class columns; give a report written by --report`);
-  return records.filter(isHostRow).map((r) => summaryRow(r, uncell));
+  return summaryRowsOf(records, uncell);
 }
 
 /** The identity of a host across runs, as --resume uses it. */

@@ -125,9 +125,16 @@ export interface DoneHost {
 /** A container's row (or an engine's) shares its host's host/port/user and follows the host's own row. */
 export const isContainerRow = (r: Record<string, unknown>): boolean => Boolean(r['container_id'] || r['engine']);
 
-/** Whether a result counts as failed (the retry file, --resume, the exit code): no-shell is a fact about a container, not a failure. */
+/**
+ * Classes of a container's (or an engine's) row that record a fact, not a
+ * failure: no /bin/sh, not running, an engine only root may use in a run
+ * without sudo, not scanned because --max-containers or --containers-timeout cut.
+ */
+export const CONTAINER_NOTES: ReadonlySet<string> = new Set(['no-shell', 'not-running', 'needs-root', 'skipped']);
+
+/** Whether a result counts as failed: the one rule of the summary line, the exit code, the retry file, --resume and the page. */
 export function failedClass(cls: unknown, isContainer: boolean): boolean {
-  return cls !== 'ok' && !(isContainer && cls === 'no-shell');
+  return cls !== 'ok' && !(isContainer && CONTAINER_NOTES.has(String(cls)));
 }
 
 /**
@@ -152,7 +159,7 @@ export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> 
   } finally {
     input.destroy(); // closes the file also when reading stopped early (a line that is not JSON)
   }
-  return new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some((c) => failedClass(c['class'], Boolean(c['container_id'])))));
+  return new Map([...all].filter(([, d]) => d.row['class'] === 'ok' && !d.containers.some((c) => failedClass(c['class'], true))));
 }
 
 /** The rows of a report as read: JSON lines or CSV, by the file's name. */

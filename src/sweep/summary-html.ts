@@ -90,7 +90,11 @@ export function summaryHtml(input: SummaryInput): string {
   const classes = countBy(rows, (r) => r.class);
   const parts: string[] = [];
 
-  parts.push(`<header><h1>octoscan-remote: ${rows.length} host${rows.length === 1 ? '' : 's'}, ${ok.length} ok, ${failed.length} failed</h1>
+  // One count with the summary line and the exit code: a host whose container or engine failed is failed.
+  const hostsFailed = rows.filter((r) => r.class !== 'ok' || (r.containersFailed ?? 0) > 0).length;
+  const withFailedContainers = hostsFailed - failed.length;
+  parts.push(`<header><h1>octoscan-remote: ${rows.length} host${rows.length === 1 ? '' : 's'}, ${rows.length - hostsFailed} ok, ${hostsFailed} failed</h1>${
+    withFailedContainers ? `\n<p id="container-failures">${withFailedContainers} of them scanned ok but had a container or engine that failed (the report's container rows say which).</p>` : ''}
 <p>Report <code>${esc(input.source)}</code>${input.previousSource ? `, compared with <code>${esc(input.previousSource)}</code>` : ''}; page made ${esc(input.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC.
 Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings recorded: ${rows.reduce((n, r) => n + r.warnings, 0)}.</p></header>`);
 
@@ -201,7 +205,7 @@ ${list('gone', 'Gone from the list', gone, (r) => [esc(hostLabel(r)), esc(r.clas
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>octoscan-remote summary: ${ok.length}/${rows.length} ok</title>
+<title>octoscan-remote summary: ${rows.length - hostsFailed}/${rows.length} ok</title>
 <style>
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222;max-width:1200px}
 h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{font-size:1em}

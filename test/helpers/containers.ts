@@ -1,13 +1,15 @@
 // A real container engine for the --containers tests (issue 17): Debian's
 // podman with runc, images imported from folders (there is no registry here),
-// containers that idle until removed. Docker and crictl cannot be installed
-// here; shims that answer `ps` in the real tools' documented JSON formats and
-// hand `exec -i` to podman stand in for them, so detection and parsing of all
-// three are exercised over a real SSH session.
+// containers that idle until removed. In this file's test, shims that answer
+// `ps` in docker's and crictl's formats and hand `exec -i` to podman stand in
+// for those two, so detection and parsing of all three meet in one sweep;
+// crictl is not packaged for Debian 12, and Docker also runs for real against
+// a daemon of its own (test/helpers/dockerd.ts, containers-docker.test.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DOCKER_TEMPLATE } from '../../src/containers/engines.js';
 
 export const PODMAN = '/usr/bin/podman';
 /** Every test container and image carries this label, so a crash leaves nothing another run mistakes for its own. */
@@ -162,22 +164,20 @@ printf '%s\\n' "$script" | /bin/busybox sh
 `;
 
 /**
- * The docker shim: \`docker ps --no-trunc --format '{{json .}}'\` prints the
- * podman containers carrying label \`select\` as docker's JSON lines (ID,
- * Names, Image, Labels "k=v,k=v", State...); \`docker exec -i ...\` is podman's.
+ * The docker shim: \`docker ps --no-trunc --format '<DOCKER_TEMPLATE>'\` prints the
+ * podman containers carrying label \`select\` as that template renders them (id,
+ * names, image, status, the pod label by its key); \`docker exec -i ...\` is podman's.
  */
 export function dockerShim(select: string): string {
   return `#!/usr/bin/python3
-# docker (octoscan-remote test shim): ps in docker's {{json .}} form, exec through podman.
+# docker (octoscan-remote test shim): ps with octoscan's template, exec through podman.
 import json, os, subprocess, sys
 a = sys.argv[1:]
-if a == ['ps', '--no-trunc', '--format', '{{json .}}']:
+if a == ['ps', '--no-trunc', '--format', ${JSON.stringify(DOCKER_TEMPLATE)}]:
     out = subprocess.run(['${PODMAN}', 'ps', '--no-trunc', '--filter', 'label=${select}', '--format', 'json'], check=True, capture_output=True, text=True).stdout
     for c in json.loads(out or '[]'):
-        labels = ','.join('%s=%s' % kv for kv in sorted((c.get('Labels') or {}).items()))
-        print(json.dumps({'Command': '"/bin/sh -c ..."', 'CreatedAt': '2026-11-30 05:00:00 +0000 UTC', 'ID': c['Id'], 'Image': c['Image'],
-                          'Labels': labels, 'LocalVolumes': '0', 'Mounts': '', 'Names': c['Names'][0], 'Networks': 'bridge',
-                          'Ports': '', 'RunningFor': '1 minute ago', 'Size': '0B', 'State': 'running', 'Status': 'Up 1 minute'}))
+        labels = c.get('Labels') or {}
+        print(json.dumps({'id': c['Id'], 'names': c['Names'][0], 'image': c['Image'], 'status': 'Up 1 minute', 'pod': labels.get('io.kubernetes.pod.name', '')}))
     sys.exit(0)
 if a[:2] == ['exec', '-i']:
     os.execv('${PODMAN}', ['podman'] + a)

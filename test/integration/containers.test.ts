@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
 import { PLACEHOLDER_TOKEN } from '../../src/cli/script-command.js';
-import { listingScript } from '../../src/containers/engines.js';
+import { DOCKER_TEMPLATE, listingScript } from '../../src/containers/engines.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
 import { buildProfileRoot, FIXTURES_DIR, javaVersionFixture, type EmulatedTarget } from '../helpers/emulated-targets.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
@@ -286,7 +286,7 @@ describe('script --containers: what a container scan runs, for the people who ap
     assert.equal(r.stdout, listingScript(PLACEHOLDER_TOKEN));
     assert.match(r.stderr, /exec `sudo -n <engine path> exec -i <id> \/bin\/sh -s`/);
     const l = await runCli(['script', '--list', '--containers']);
-    for (const c of ["docker ps --no-trunc --format '{{json .}}'", 'podman ps --no-trunc --format json', 'crictl ps -o json']) assert.ok(l.stdout.includes(c), c);
+    for (const c of [`docker ps --no-trunc --format '${DOCKER_TEMPLATE}'`, 'podman ps --no-trunc --format json', 'crictl ps -o json']) assert.ok(l.stdout.includes(c), c);
   });
 });
 
