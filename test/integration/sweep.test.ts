@@ -628,7 +628,7 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
         {
           name: 'unknown-column.csv',
           text: `host,port,usr\n${srv.address},${srv.port},${farm.user.name}\n`,
-          message: (f) => `${f}:1: unknown column "usr"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt`,
+          message: (f) => `${f}:1: unknown column "usr": did you mean "user"? (a column the program does not know is a label, carried into the report, but this name is too close to "user" to be one; rename it if it is meant as a label)`,
         },
         {
           name: 'duplicate.csv',
