@@ -163,7 +163,7 @@ function ansibleEnv(): NodeJS.ProcessEnv {
 }
 
 /** Run ansible-inventory over the sources (one run: Ansible merges several -i into one inventory). */
-function runAnsibleInventory(sources: string[], program: string): Promise<InventoryJson> {
+function runAnsibleInventory(sources: string[], program: string): Promise<{ data: InventoryJson; warnings: string[] }> {
   // --inventory=PATH as one word: a path starting with '-' stays a path. No shell anywhere.
   const args = [...sources.map((s) => `--inventory=${s}`), '--list'];
   const shown = sources.join(', ');
@@ -193,7 +193,9 @@ function runAnsibleInventory(sources: string[], program: string): Promise<Invent
         reject(new InventoryError(`--inventory ${shown}: no hosts; ${program} said: ${said}`));
         return;
       }
-      resolve(data);
+      // Its warnings (a source of several it could not parse, a deprecated setting) are passed on.
+      const warnings = stderr.split('\n').map((l) => l.trim()).filter((l) => /^\[(WARNING|DEPRECATION WARNING)\]/.test(l)).map((l) => peerText(l, 500));
+      resolve({ data, warnings });
     });
   });
 }
@@ -281,7 +283,12 @@ export async function readInventories(sources: string[], defaults: InventoryDefa
     if (data) saved.push([s, data]);
     else viaAnsible.push(s);
   }
-  if (viaAnsible.length) addToModel(model, await runAnsibleInventory(viaAnsible, opts.program ?? ANSIBLE_INVENTORY), viaAnsible.join(', '));
+  const warnings: string[] = [];
+  if (viaAnsible.length) {
+    const r = await runAnsibleInventory(viaAnsible, opts.program ?? ANSIBLE_INVENTORY);
+    addToModel(model, r.data, viaAnsible.join(', '));
+    for (const w of r.warnings) warnings.push(`--inventory ${viaAnsible.join(', ')}: ansible-inventory: ${w}`);
+  }
   for (const [s, data] of saved) addToModel(model, data, s);
   const file = sources.join(', ');
   if (model.hostvars.size === 0) throw new InventoryError(`--inventory ${file}: the inventory lists no hosts`);
@@ -418,7 +425,7 @@ export async function readInventories(sources: string[], defaults: InventoryDefa
   }
   if (total) throw new HostsFileError(file, errors, total);
 
-  const notes: string[] = [];
+  const notes: string[] = [...warnings];
   for (const [why, list] of skipped) notes.push(`--inventory ${file}: skipped, ${why}: ${listed(list)}`);
   if (secrets.size) notes.push(`--inventory ${file}: never read: ${[...secrets].sort().join(', ')}; give passwords with --password-file, --sudo-password-file or the OCTOSCAN_* variables`);
   if (unusedVars.size) notes.push(`--inventory ${file}: variables a scan does not use: ${listed([...unusedVars.keys()].sort())}`);
