@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { selectByPattern, splitPattern } from '../../src/hosts/ansible-pattern.js';
 import { HostsFileError } from '../../src/hosts/index.js';
-import { InventoryError, readInventories, shellWords, sshArgsJump } from '../../src/hosts/inventory.js';
+import { shellWords, sshArgsJump } from '../../src/hosts/ansible-ssh-args.js';
+import { InventoryError, readInventories } from '../../src/hosts/inventory.js';
 
 const run = promisify(execFile);
 const ansible = (() => {
