@@ -189,6 +189,13 @@ ansible_become_password=not-to-be-read
     assert.equal(row.address, addr(2));
     assert.match(r.stderr, new RegExp(`ok ${farm.user.name}@db-alias:${farm.good[0].port} `));
     assert.match(readFileSync(summary, 'utf8'), /db-alias/);
+    // --resume knows the host by that name: carried over, not scanned again.
+    const again = join(work, 'alias-again.csv');
+    const o2 = out();
+    const r2 = await runCli(['-F', cfg, 'db-alias', '-o', o2, '--resume', report, '--report', again, '--no-progress'], { env });
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(readRows(again).map((x) => [x.host, x.address, x.carried_over]), [['db-alias', addr(2), 'yes']]);
+    assert.deepEqual(readdirSync(o2), []);
   });
 
   test('hosts-file labels become report columns (CSV and JSON lines); a typo of a known column is refused before connecting', async () => {
@@ -206,6 +213,11 @@ ansible_become_password=not-to-be-read
     const first = JSON.parse(readFileSync(jsonl, 'utf8').split('\n')[0]) as Row;
     assert.equal(first.Owner, 'Team A');
     assert.equal(first.rack, 'r 4, left');
+    // Rows carried over by --resume get the labels the list gives now.
+    writeFileSync(hosts, readFileSync(hosts, 'utf8').replace('Team A', 'Team B'));
+    const resumed = await sweep(['--hosts', hosts, '--resume', r.report]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(readRows(resumed.report).map((x) => [x.host, x.carried_over, x.Owner, x.rack]), [['web-a', 'yes', 'Team B', 'r 4, left'], [g[1].host, 'yes', '', 'r5']]);
 
     const typo = join(work, 'typo.csv');
     writeFileSync(typo, `host,port,user,idnetity\n${g[0].host},${g[0].port},${g[0].user},${g[0].identity}\n`);
