@@ -11,6 +11,7 @@ import type { HostSpec } from '../types.js';
 import { shellWords, sshArgsJump } from './ansible-ssh-args.js';
 import { groupHosts, InventoryError, inventoryOrder, loadInventories } from './ansible-source.js';
 import { HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
+import { lineOf } from './inventory-line.js';
 import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, parsePort, REASON } from './validate.js';
 
@@ -78,7 +79,10 @@ export async function readInventories(sources: string[], defaults: InventoryDefa
   const fail = (name: string, variable: string, value: string, reason: string): void => {
     total++;
     if (errors.length < MAX_LISTED_ERRORS) {
-      errors.push(new HostsError({ file, line: 0, column: variable, value, reason }, `${file}: host ${quoteValue(name)}: ${variable} ${quoteValue(value)}: ${reason}`));
+      // The file and line where the value is written, when it can be found in a source file.
+      const at = lineOf(sources, name, variable, value);
+      const where = at ? `${at.file}:${at.line}` : file;
+      errors.push(new HostsError({ file: at?.file ?? file, line: at?.line ?? 0, column: variable, value, reason }, `${where}: host ${quoteValue(name)}: ${variable} ${quoteValue(value)}: ${reason}`));
     }
   };
   const skipped = new Map<string, string[]>(); // why -> host names

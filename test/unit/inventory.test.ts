@@ -184,11 +184,13 @@ ansible_become=false
 
   it('names source, host and variable for bad values; a source Ansible cannot parse is an error', async () => {
     const bad = join(dir, 'bad.ini');
-    writeFileSync(bad, `h1 ansible_port=http\nh2 ansible_host="{{ inventory_hostname }}.example.com"\nh3 ansible_become=maybe\nh4 ansible_ssh_common_args='-o ProxyCommand="nc %h %p"'\n`);
+    writeFileSync(bad, `h1 ansible_port=http\nh2 ansible_host="{{ inventory_hostname }}.example.com"\nh3 ansible_become=maybe\nh4 ansible_ssh_common_args='-o ProxyCommand="nc %h %p"'\nh5\n\n[g]\nh5\n\n[g:vars]\nansible_user="a b"\n`);
     await assert.rejects(readInventories([bad], defaults), (e: Error) => {
       assert.ok(e instanceof HostsFileError);
       const lines = e.message.split('\n');
-      assert.equal(lines[0], `${bad}: host "h1": ansible_port "http": port must be an integer from 1 to 65535`);
+      assert.equal(lines[0], `${bad}:1: host "h1": ansible_port "http": port must be an integer from 1 to 65535`);
+      assert.equal(lines[4], `${bad}:11: host "h5": ansible_user "a b": user must not contain whitespace, control characters, ":" or "@"`, 'a group var: the line that sets it');
+      assert.equal(lines.length, 5);
       assert.match(lines[1], /host "h2": ansible_host "\{\{ inventory_hostname \}\}\.example\.com": holds a Jinja template/);
       assert.match(lines[2], /host "h3": ansible_become "maybe": must be a boolean/);
       assert.match(lines[3], /host "h4": ansible_ssh_common_args .*ProxyCommand cannot be used from an inventory/);
