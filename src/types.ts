@@ -22,6 +22,16 @@ export interface HostSpec {
   jumpHosts?: HostSpec[];
   /** The name given, when ssh_config's HostName replaced it in `host`. */
   alias?: string;
+  /**
+   * The host's name where it is not what was typed as the address: the
+   * inventory name (ansible_host is `host`), or the hosts-file column `name`.
+   * The report's `host`, the log lines and the summary show hostName(spec).
+   */
+  name?: string;
+  /** Hosts-file columns the program does not know, as read: carried into the report as columns. */
+  labels?: Record<string, string>;
+  /** The transport for this host (hosts-file column `transport`); else --transport. */
+  transport?: 'ssh2' | 'openssh';
   // From ssh_config (the transports read no configuration themselves).
   identityAgent?: string; // agent socket; 'none' means no agent
   identitiesOnly?: boolean;

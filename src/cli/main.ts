@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
-import { FILE_REASON, HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
+import { HostsError, HostsFileError, parseShard, selectShard, writeRetryFile } from '../hosts/index.js';
+import { hostName } from '../hosts/host-name.js';
 import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
 import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
@@ -16,15 +17,16 @@ import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, hostFailed, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
-import { carriedRow, doneHostsOf, failedClass, reportRow, resumeKey, scannedAt, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
+import { carriedRow, doneHostsOf, failedClass, REPORT_COLUMNS, reportRow, resumeKey, scannedAt, withLabels, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
-import { closeBastions, displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
-import { opensshTransport } from '../transport/openssh.js';
+import { closeBastions, displayTarget } from '../transport/ssh2-transport.js';
+import { perHostTransport } from '../transport/per-host.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
+import { HostListError, InventoryError, readHostList } from './host-list.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { localAccount } from './local-account.js';
 import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, checkReportName, identityProblem, PreflightError } from './preflight.js';
@@ -58,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (
       e instanceof UsageError || e instanceof PreflightError || e instanceof HostsError || e instanceof HostsFileError ||
-      e instanceof SshConfigError || e instanceof CollectorConfigError
+      e instanceof SshConfigError || e instanceof CollectorConfigError || e instanceof HostListError || e instanceof InventoryError
     ) {
       err(`octoscan-remote: ${e.message}\n`);
       return EXIT.usage;
@@ -134,39 +136,8 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     );
   }
 
-  const notes: string[] = [];
-  // Port 0 and user '' stand for "not given": ssh_config may still set them (resolve.ts).
-  const defaults = { port: typed.has('port') ? opts.port : 0, user: typed.has('user') ? opts.user : '', identities: [] };
-  let hosts: HostSpec[] = [];
-  let columns: string[] = ['host', 'port', 'user'];
-  if (opts.local) {
-    if (opts.targets.length || opts.hosts) throw new UsageError('--local scans this machine; it takes no hosts');
-    hosts = [{ host: 'localhost', port: 0, user: opts.user, identities: [], tag: '', origin: { file: '<local>', line: 0 } }];
-  } else {
-    let emptyFile = false;
-    if (opts.hosts) {
-      try {
-        const r = await readHostsFile(opts.hosts, defaults);
-        hosts = r.hosts;
-        columns = r.columns;
-      } catch (e) {
-        // A retry file after a clean night has a header and no rows: nothing to do is a success.
-        if (!(e instanceof HostsFileError && e.total === 1 && e.errors[0]?.reason === FILE_REASON.headerOnly)) throw e;
-        emptyFile = true;
-        notes.push(`--hosts ${opts.hosts}: a header row and no host rows: nothing to scan`);
-      }
-    }
-    for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
-    if (hosts.length === 0 && !emptyFile) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
-    // The same host from the file and the command line is scanned once.
-    const seen = new Set<string>();
-    hosts = hosts.filter((h) => {
-      const k = hostKey(h);
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-  }
+  const { hosts: listed, columns, notes } = await readHostList(opts, typed, REPORT_COLUMNS);
+  let hosts = listed;
   const secrets = await readSecrets(opts);
   const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
   // Unused without --upload, but still a secret no child (the --local shell) may inherit.
@@ -217,7 +188,8 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     const oldest = opts.resumeMaxAge === undefined ? undefined : Date.now() - opts.resumeMaxAge * 3600_000;
     let stale = 0;
     for (const h of hosts) {
-      const d = done.get(resumeKey(h));
+      // Reports name hosts as hostName() does; those of earlier versions gave the address.
+      const d = done.get(resumeKey({ ...h, host: hostName(h) })) ?? done.get(resumeKey(h));
       if (!d) continue;
       const at = scannedAt(d.row);
       if (oldest !== undefined && (at === undefined || at.getTime() < oldest)) stale++;
@@ -351,7 +323,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
 
   const settings: ScanSettings = {
     outDir: opts.out,
-    transport: opts.local ? localTransport : opts.transport === 'openssh' ? opensshTransport : ssh2Transport,
+    transport: opts.local ? localTransport : perHostTransport(opts.transport),
     connect: {
       connectTimeoutMs: opts.connectTimeout * 1000,
       authTimeoutMs: opts.authTimeout * 1000,
@@ -456,8 +428,9 @@ function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow
     const o = now.get(h);
     if (o) rows.push(...rowsOf([o]).map((r) => reportRow(r, run)));
     else {
+      // A carried row gets the labels the list gives the host now.
       const c = plan.carried.get(h);
-      if (c) rows.push(...c);
+      if (c) rows.push(...c.map((r) => withLabels(r, h.labels)));
     }
   }
   return rows;

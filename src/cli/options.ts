@@ -13,6 +13,8 @@ import { localAccount } from './local-account.js';
 export interface CliOptions extends UploadCliOptions {
   targets: string[];
   hosts?: string;
+  inventory: string[];
+  limit?: string;
   port: number;
   user: string;
   identity: string[];
@@ -98,6 +100,12 @@ const javaDirs = (v: string, prev: string[]): string[] => {
   return [...prev, ...dirs];
 };
 
+const onePattern = (v: string, prev: string | undefined): string => {
+  if (prev !== undefined) throw new InvalidArgumentError(`give one --limit; join patterns in it: ${JSON.stringify(`${prev}:${v}`)}`);
+  if (v.trim() === '') throw new InvalidArgumentError('--limit needs a pattern, e.g. web or \'web:!web03\'');
+  return v;
+};
+
 const hours = (v: string): number => {
   const n = Number(v);
   if (!/^\d+(\.\d+)?$/.test(v.trim()) || !(n > 0)) throw new InvalidArgumentError(`--resume-max-age must be a number of hours greater than 0, got ${JSON.stringify(v)}`);
@@ -149,7 +157,9 @@ export function buildCommand(): Command {
     .description('Agentless OctoSAM Inventory scanner: scans Linux and macOS hosts over SSH into <uuid>.scal / <uuid>.scam archives.')
     .argument('[targets...]', 'hosts to scan: [user@]host[:port], IPv6 as [addr]:port')
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all', outFolder)
-    .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
+    .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag,...; other columns are labels); "-" reads standard input')
+    .option('--inventory <path>', 'Ansible inventory (INI, YAML, folder, plugin config: read by ansible-inventory --list), or a JSON file holding that command\'s output; repeatable', collect, [])
+    .option('--limit <pattern>', 'scan only the hosts this Ansible host pattern selects from the list (names, globs, groups, a:b, a:!b, a:&b, ~regex; @FILE reads patterns from a file)', onePattern)
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
     .addOption(new Option('-l, --user <name>', 'default login name').default(me.name, 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])

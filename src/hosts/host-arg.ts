@@ -12,7 +12,11 @@ export const ARG_REASON = {
   bracketNotIPv6: 'only an IPv6 address may be written in "[...]"',
   afterBracket: 'only ":port" may follow "]"',
   colonNotIPv6: 'a host with ":" must be an IPv6 address; write [address]:port to give a port',
+  pattern: 'an argument is one host, not a pattern; to pick hosts from a list by name, glob or group, give the list (--hosts FILE or --inventory INVENTORY) and --limit PATTERN',
 } as const;
+
+/** Glob characters (web-*, db0?, web[1:3]): a pattern, which only --limit takes. */
+const GLOB = /[*?]|^[^[]+\[/;
 
 export interface HostArgDefaults {
   port: number;
@@ -42,6 +46,8 @@ export function parseHostArg(arg: string, defaults: HostArgDefaults): HostSpec {
     const bad = checkUser(user);
     if (bad) fail('user', bad);
   }
+
+  if (GLOB.test(rest)) fail('host', ARG_REASON.pattern);
 
   let host: string;
   let portText: string | undefined;

@@ -17,6 +17,10 @@
 //   containers yes/no: also scan the host's running containers; empty = --containers
 //   machine, config_host, cluster, virt   octoscan.xml configuration values (spec section 2);
 //             empty = the option's value. `host` is the address, so configuration/host is config_host.
+//   name      the host's name in the report, log and summary; empty = host
+//   transport ssh2 or openssh: this host's transport; empty = --transport
+// Any other column is a label: carried into the report unchanged. A name one
+// or two letters from a known column (idnetity) is an error naming that column.
 import { createReadStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
@@ -27,7 +31,7 @@ import { parseHostArg } from './host-arg.js';
 import { parseJumpChain } from './jump-spec.js';
 import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
 
-export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo', 'containers', 'machine', 'config_host', 'cluster', 'virt'] as const;
+export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo', 'containers', 'machine', 'config_host', 'cluster', 'virt', 'name', 'transport'] as const;
 /** Hosts-file column -> HostConfig field. */
 const CONFIG_COLUMNS = [['machine', 'machine'], ['config_host', 'host'], ['cluster', 'cluster'], ['virt', 'virt']] as const;
 type Column = (typeof KNOWN_COLUMNS)[number];
@@ -36,12 +40,53 @@ export interface HostsFileDefaults {
   port: number;
   user: string;
   identities: string[];
+  /** Column names a label may not have (the report's own columns), compared case-insensitively. */
+  reserved?: readonly string[];
 }
 
 export interface HostsFileResult {
   hosts: HostSpec[];
   /** The header's column names, trimmed and lower-cased, in file order. */
   columns: string[];
+  /** The label columns' names as written in the header, in file order. */
+  labels: string[];
+}
+
+/**
+ * Edits between two names (optimal string alignment: insert, delete,
+ * substitute, swap two neighbours), for "did you mean" on column names.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known column an unknown name is most likely a typo of: one edit away,
+ * or two for names longer than four letters (so that short labels such as
+ * "os" or "env" stay labels).
+ */
+export function typoOf(name: string): string | undefined {
+  const most = name.length > 4 ? 2 : 1;
+  let best: string | undefined;
+  let bestDistance = most + 1;
+  for (const k of KNOWN_COLUMNS) {
+    const d = editDistance(name, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 /** The longest row (in characters) the hosts file may hold. */
@@ -90,6 +135,8 @@ class HostsFileParser extends Parser {
   readonly lastEnd: LineInfo = { lines: 0, comment_lines: 0, empty_lines: 0 };
 
   private readonly index: Partial<Record<Column, number>> = {};
+  /** Label columns: field index -> the name as written in the header. */
+  readonly labels = new Map<number, string>();
   private readonly seen = new Map<string, number>(); // hostKey -> line of its first occurrence
   private readonly shown: string;
   private done = false;
@@ -195,7 +242,17 @@ class HostsFileParser extends Parser {
       if (name === '') {
         this.lineError(line, `header column ${i + 1} has no name`);
       } else if (!known.includes(name)) {
-        this.lineError(line, `unknown column ${quoteValue(name)}; known columns are ${KNOWN_COLUMNS.join(', ')}`);
+        const typo = typoOf(name);
+        const label = fields[i].trim();
+        if (typo !== undefined) {
+          this.lineError(line, `unknown column ${quoteValue(name)}: did you mean "${typo}"? (a column the program does not know is a label, carried into the report, but this name is too close to "${typo}" to be one; rename it if it is meant as a label)`);
+        } else if (this.defaults.reserved?.includes(name)) {
+          this.lineError(line, `column ${quoteValue(label)} would be a label, but the report has a column of that name; rename the label`);
+        } else if ([...this.labels.values()].some((l) => l.toLowerCase() === name)) {
+          this.lineError(line, `column ${quoteValue(label)} appears twice in the header`);
+        } else {
+          this.labels.set(i, label);
+        }
       } else {
         const k = name as Column;
         const before = index[k];
@@ -320,6 +377,25 @@ class HostsFileParser extends Parser {
       if (hasControlButTab(tag)) this.valueError(line, 'tag', tag, REASON.tagChars);
     }
 
+    let name: string | undefined;
+    if (index.name !== undefined && fields[index.name] !== '') {
+      name = fields[index.name];
+      if (hasControl(name)) this.valueError(line, 'name', name, 'name must not contain control characters');
+    }
+
+    let transport: 'ssh2' | 'openssh' | undefined;
+    if (index.transport !== undefined && fields[index.transport] !== '') {
+      const v = fields[index.transport].toLowerCase();
+      if (v === 'ssh2' || v === 'openssh') transport = v;
+      else this.valueError(line, 'transport', fields[index.transport], 'transport must be ssh2 or openssh (or empty for --transport)');
+    }
+
+    let labels: Record<string, string> | undefined;
+    for (const [i, label] of this.labels) {
+      if (hasControlButTab(fields[i])) this.valueError(line, label, fields[i], `a label must not contain control characters other than tab`);
+      else (labels ??= {})[label] = fields[i];
+    }
+
     if (this.total !== before) return undefined;
     const row: Record<string, string> = {};
     for (let i = 0; i < columns.length; i++) row[columns[i]] = fields[i];
@@ -336,6 +412,9 @@ class HostsFileParser extends Parser {
     if (sudo !== undefined) spec.sudo = sudo;
     if (containers !== undefined) spec.containers = containers;
     if (Object.keys(config).length) spec.config = config;
+    if (name !== undefined) spec.name = name;
+    if (transport !== undefined) spec.transport = transport;
+    if (labels !== undefined) spec.labels = labels;
     return spec;
   }
 
@@ -427,5 +506,5 @@ export async function readHostsFile(
   if (parser.total > 0) throw parser.failure();
   if (parser.columns === undefined) throw parser.fileError(FILE_REASON.empty);
   if (parser.dataRows === 0) throw parser.fileError(FILE_REASON.headerOnly);
-  return { hosts: parser.hosts, columns: parser.columns };
+  return { hosts: parser.hosts, columns: parser.columns, labels: [...parser.labels.values()] };
 }

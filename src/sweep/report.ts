@@ -7,18 +7,21 @@ import { parse } from 'csv-parse';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { escapeControls } from '../text/peer-text.js';
 import { completenessText, warningIdsText } from '../scan/completeness.js';
+import { hostName } from '../hosts/host-name.js';
 import type { HostOutcome } from '../types.js';
 
 // New columns come last, so readers of the older columns keep working: completeness and run
-// facts (issue 12), containers (issue 17), upload (issue 14).
+// facts (issue 12), containers (issue 17), upload (issue 14), address (issue 22). After them,
+// a hosts file's label columns, as named there.
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
   'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
-  'engine', 'container_id', 'container_name', 'image', 'upload',
+  'engine', 'container_id', 'container_name', 'image', 'upload', 'address',
 ] as const;
 export type ReportColumn = (typeof REPORT_COLUMNS)[number];
-export type ReportRow = Record<ReportColumn, string | number>;
+/** The fixed columns, then the host's labels (HostSpec.labels) under their own names. */
+export type ReportRow = Record<ReportColumn, string | number> & Record<string, string | number>;
 const NUMERIC: ReadonlySet<string> = new Set(['port', 'duration_ms', 'bytes', 'warnings', 'attempts', 'entries']);
 
 /** What every row of one run shares. */
@@ -31,8 +34,9 @@ const yesNo = (v: boolean | undefined): string => (v === undefined ? '' : v ? 'y
 
 export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '' }): ReportRow {
   const c = o.completeness;
-  return {
-    host: o.spec.host,
+  const row: ReportRow = {
+    // The name people use (inventory name, ssh_config alias, as typed); address is what was connected to.
+    host: hostName(o.spec),
     port: o.spec.port,
     user: o.spec.user,
     tag: o.spec.tag,
@@ -62,7 +66,15 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     image: escapeControls(o.container?.image ?? ''),
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
+    address: o.spec.host,
   };
+  return withLabels(row, o.spec.labels);
+}
+
+/** The row with the host's labels added as columns (a label never replaces a report column). */
+export function withLabels(row: ReportRow, labels: Record<string, string> | undefined): ReportRow {
+  for (const [k, v] of Object.entries(labels ?? {})) if (!(k in row)) row[k] = escapeControls(v);
+  return row;
 }
 
 /**
@@ -99,7 +111,10 @@ export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInf
 
 export function formatRows(path: string, rows: ReportRow[]): string {
   if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-  const lines = [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))];
+  const columns: string[] = [...REPORT_COLUMNS];
+  const known = new Set(columns);
+  for (const r of rows) for (const k of Object.keys(r)) if (!known.has(k)) (known.add(k), columns.push(k));
+  const lines = [columns.map((c) => csvCell(c)).join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c] ?? '')).join(','))];
   return lines.join('\n') + '\n';
 }
 

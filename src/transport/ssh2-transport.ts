@@ -22,6 +22,7 @@ import { defaultAlgorithms } from './algorithms.js';
 import { BastionPool } from './bastion-pool.js';
 import type { HostSpec, Phase } from '../types.js';
 import { peerText } from '../text/peer-text.js';
+import { hostName } from '../hosts/host-name.js';
 import { authPlan } from './auth.js';
 import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
 import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type Session, type Transport } from './transport.js';
@@ -30,9 +31,11 @@ import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 
-export function displayTarget(spec: Pick<HostSpec, 'host' | 'port' | 'user'>): string {
+/** user@host[:port] for messages, with the host's name (hostName: inventory name, alias) rather than its address. */
+export function displayTarget(spec: Pick<HostSpec, 'host' | 'port' | 'user' | 'name' | 'alias'>): string {
   if (spec.port === 0) return `${spec.user}@local`; // --local
-  const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
+  const name = hostName(spec);
+  const host = name.includes(':') ? `[${name}]` : name;
   return `${spec.user}@${host}${spec.port === 22 ? '' : `:${spec.port}`}`;
 }
 

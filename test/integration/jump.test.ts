@@ -142,8 +142,10 @@ Host *
     const r = await runCli(['-F', cfg, 'db-alias', 'proxied', '-o', o, '--report', report, '--no-progress', '--retries', '0'], { env });
     assert.equal(r.code, 2, r.stderr);
     const rows = readReport(report);
-    const ok = rows.find((x) => x.host === '127.0.32.3' && x.class === 'ok');
+    // The report names the host as typed (the alias); address is the HostName connected to.
+    const ok = rows.find((x) => x.host === 'db-alias' && x.class === 'ok') as (typeof rows)[number] & { address?: string };
     assert.ok(ok, JSON.stringify(rows));
+    assert.equal(ok.address, '127.0.32.3');
     assert.equal(ok.port, String(target.port));
     const refused = rows.find((x) => x.class === 'unsupported')!;
     assert.ok(refused, JSON.stringify(rows));

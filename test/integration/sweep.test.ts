@@ -35,7 +35,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids', 'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
-  'engine', 'container_id', 'container_name', 'image', 'upload',
+  'engine', 'container_id', 'container_name', 'image', 'upload', 'address',
 ];
 // Off a terminal every stderr line starts with an ISO timestamp; the checks below read the lines without it.
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
@@ -628,7 +628,7 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
         {
           name: 'unknown-column.csv',
           text: `host,port,usr\n${srv.address},${srv.port},${farm.user.name}\n`,
-          message: (f) => `${f}:1: unknown column "usr"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt`,
+          message: (f) => `${f}:1: unknown column "usr": did you mean "user"? (a column the program does not know is a label, carried into the report, but this name is too close to "user" to be one; rename it if it is meant as a label)`,
         },
         {
           name: 'duplicate.csv',

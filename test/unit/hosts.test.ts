@@ -56,6 +56,15 @@ function argError(arg: string): HostsError {
 const core = (h: HostSpec) => ({ host: h.host, port: h.port, user: h.user });
 
 describe('parseHostArg', () => {
+  it('refuses a glob (web-*, db0?, web[1:3]) as a host, pointing to --limit', () => {
+    for (const a of ['web-*', 'scan@db0?', 'web[1:3]', 'web*:2222']) {
+      const e = argError(a);
+      assert.equal(e.column, 'host');
+      assert.match(e.message, /an argument is one host, not a pattern; .*--limit PATTERN/);
+    }
+    assert.equal(parseHostArg('[::1]:2222', argDefaults).host, '::1', 'an IPv6 address in brackets is no glob');
+  });
+
   it('parses [user@]host[:port] with defaults', () => {
     assert.deepEqual(parseHostArg('db01', argDefaults), {
       host: 'db01',
@@ -412,23 +421,47 @@ describe('readHostsFile', () => {
     assert.equal(await fileError('host\na,b\n'), 'hosts.csv:2: expected 1 field (host), got 2');
   });
 
-  it('rejects unknown, duplicate, nameless and missing header columns', async () => {
+  it('rejects typos of known columns, report column names as labels, duplicate, nameless and missing header columns', async () => {
     assert.equal(
-      await fileError('host,hostname\ndb01,x\n'),
-      'hosts.csv:1: unknown column "hostname"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt',
+      await fileError('host,idnetity\ndb01,x\n'),
+      'hosts.csv:1: unknown column "idnetity": did you mean "identity"? (a column the program does not know is a label, carried into the report, but this name is too close to "identity" to be one; rename it if it is meant as a label)',
+    );
+    assert.match(await fileError('host,usr,prot,contianers\ndb01,x,1,1\n'), /column "usr": did you mean "user"\?[^\n]*\n[^\n]*column "prot": did you mean "port"\?[^\n]*\n[^\n]*column "contianers": did you mean "containers"\?/);
+    assert.equal(
+      await fileError('# hosts\nowner,Port\ndb01,22\n'),
+      'hosts.csv:2: missing column "host"; the header names "owner", "port"',
     );
     assert.equal(
-      await fileError('# hosts\nname,Port\ndb01,22\n'),
-      [
-        'hosts.csv:2: unknown column "name"; known columns are host, port, user, identity, jump, tag, sudo, containers, machine, config_host, cluster, virt',
-        'hosts.csv:2: missing column "host"; the header names "name", "port"',
-      ].join('\n'),
+      await readHostsFile('hosts.csv', { ...fileDefaults, reserved: ['class', 'address'] }, { input: stream('host,Class\ndb01,x\n') }).then(
+        () => 'read',
+        (e: Error) => e.message,
+      ),
+      'hosts.csv:1: column "Class" would be a label, but the report has a column of that name; rename the label',
     );
+    assert.equal(await fileError('host,Owner,owner\ndb01,a,b\n'), 'hosts.csv:1: column "owner" appears twice in the header');
     assert.equal(
       await fileError('host,port,PORT\ndb01,22,22\n'),
       'hosts.csv:1: column "port" appears twice in the header (columns 2 and 3)',
     );
     assert.equal(await fileError('host,,port\ndb01,,22\n'), 'hosts.csv:1: header column 2 has no name');
+  });
+
+  it('carries unknown columns as labels, named as in the header; short names are labels, not typos', async () => {
+    const { hosts, labels } = await read('host,Owner,env,os,hostname,rack\ndb01,Team A,prod,debian,db01.example.com,"r 4"\ndb02,,test,,,\n');
+    assert.deepEqual(labels, ['Owner', 'env', 'os', 'hostname', 'rack']);
+    assert.deepEqual(hosts[0].labels, { Owner: 'Team A', env: 'prod', os: 'debian', hostname: 'db01.example.com', rack: 'r 4' });
+    assert.deepEqual(hosts[1].labels, { Owner: '', env: 'test', os: '', hostname: '', rack: '' });
+    assert.match(await fileError('host,owner\ndb01,"a\u0001b"\n'), /hosts\.csv:2: column "owner": value "a\\u0001b": a label must not contain control characters/);
+  });
+
+  it('reads the name and transport columns', async () => {
+    const { hosts } = await read('host,name,transport\n10.0.0.5,db01,openssh\n10.0.0.6,,SSH2\n10.0.0.7,,\n');
+    assert.equal(hosts[0].name, 'db01');
+    assert.equal(hosts[0].transport, 'openssh');
+    assert.equal(hosts[1].name, undefined);
+    assert.equal(hosts[1].transport, 'ssh2');
+    assert.equal(hosts[2].transport, undefined);
+    assert.equal(await fileError('host,transport\ndb01,putty\n'), 'hosts.csv:2: column "transport": value "putty": transport must be ssh2 or openssh (or empty for --transport)');
   });
 
   it('rejects an empty file, a file of comments only, and a header without rows', async () => {
