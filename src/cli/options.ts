@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseJumpChain } from '../hosts/jump-spec.js';
+import { checkUser } from '../hosts/validate.js';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
 import { addUploadOptions, type UploadCliOptions } from '../upload/upload-options.js';
@@ -85,6 +86,12 @@ const jumpChain = (v: string): string => {
   }
   return v;
 };
+const loginName = (v: string): string => {
+  // The same rule as a user column or user@host: it may reach ssh's shell lines.
+  const bad = checkUser(v);
+  if (bad) throw new InvalidArgumentError(`--user ${JSON.stringify(v)}: ${bad}`);
+  return v;
+};
 const configValue = (name: string) => (v: string): string => {
   // Tab is the only control character a hosts-file tag may hold; the same here.
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new InvalidArgumentError(`${name} must not contain control characters other than tab, got ${JSON.stringify(v)}`);
@@ -156,7 +163,7 @@ export function buildCommand(): Command {
     .requiredOption('-o, --out <dir>', 'output folder (the OctoSAM import folder); archives appear there complete or not at all', outFolder)
     .option('--hosts <file>', 'CSV hosts file with a header row (host,port,user,identity,jump,tag); "-" reads standard input')
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
-    .addOption(new Option('-l, --user <name>', 'default login name').default(defaultUser(), 'the local user name'))
+    .addOption(new Option('-l, --user <name>', 'default login name').argParser(loginName).default(defaultUser(), 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--password-file <file>', 'file holding the login password (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSWORD); tried after keys, by keyboard-interactive and password')
