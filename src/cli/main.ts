@@ -22,7 +22,7 @@ import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
 import { closeBastions, displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
-import { opensshTransport } from '../transport/openssh.js';
+import { opensshTransport, sshPathProblem } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
@@ -192,6 +192,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       identities: opts.identity,
     };
     hosts = hosts.map((h) => resolveHost(h, ctx));
+    if (opts.transport === 'openssh') checkSshPaths(hosts);
     await checkKnownHostsOf(hosts, opts);
     rejected = await rowIdentityProblems(hosts, secrets.passphrase);
   }
@@ -240,6 +241,19 @@ async function checkKnownHostsOf(hosts: HostSpec[], opts: CliOptions): Promise<v
     seen.add(key);
     if (policy === 'accept-new') await checkKnownHosts(writeFile, policy);
     else await checkKnownHosts(files.find((f) => existsSync(f)) ?? files[0], policy);
+  }
+}
+
+/** --transport openssh: every typed key file must reach ssh as written (sshPathProblem). */
+function checkSshPaths(hosts: HostSpec[]): void {
+  for (const h of hosts) {
+    for (const file of h.typed?.identities ?? []) {
+      const problem = sshPathProblem(file);
+      if (problem) throw new UsageError(`${h.row?.['identity'] === file ? `${h.origin.file}:${h.origin.line}: column "identity"` : '-i'}: ${problem}`);
+    }
+    const kh = h.typed?.knownHosts;
+    const problem = kh === undefined ? undefined : sshPathProblem(kh);
+    if (problem) throw new UsageError(`--known-hosts: ${problem}`);
   }
 }
 

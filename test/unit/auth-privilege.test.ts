@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { readSecret, SecretError } from '../../src/cli/secrets.js';
 import { sudoSays } from '../../src/scan/privilege.js';
 import { isPasswordPrompt } from '../../src/transport/auth.js';
-import { classifySshFailure, configPath, sshArgs } from '../../src/transport/openssh.js';
+import { classifySshFailure, configPath, identityArg, sshArgs } from '../../src/transport/openssh.js';
 import type { HostSpec } from '../../src/types.js';
 
 describe('keyboard-interactive prompts', () => {
@@ -34,24 +34,41 @@ describe("sudo's message", () => {
 });
 
 describe('openssh transport', () => {
-  const spec: HostSpec = { host: 'db01', port: 2222, user: 'scan', identities: ['/keys/a b', '/keys/100%'], tag: '', origin: { file: '<t>', line: 0 } };
-  const opts = { connectTimeoutMs: 15_000, keepaliveIntervalMs: 15_000, keepaliveCountMax: 3, knownHostsFiles: ['/home/ops/my hosts'], hostKeyPolicy: 'strict' as const };
+  const typed = { identities: ['/keys/a b', '/keys/100%', '~odd', '/k/x"y\\z'], user: 'jdoe@corp.example.com', port: 2222, knownHosts: '/home/ops/my hosts' };
+  const spec: HostSpec = { host: '10.1.1.1', alias: 'db01', port: 2222, user: 'scan', identities: ['/from/config'], tag: '', origin: { file: '<t>', line: 0 }, typed };
 
   it('passes paths so that ssh neither splits them nor expands tokens in them', () => {
     assert.equal(configPath('/keys/a b'), '"/keys/a b"');
-    assert.equal(configPath('/keys/100%'), '/keys/100%%');
-    assert.throws(() => configPath('/keys/a"b'), /double quote/);
-    const args = sshArgs(spec, opts, 'sudo -n /bin/sh -s');
+    assert.equal(configPath('/keys/100%'), '"/keys/100%%"');
+    assert.equal(configPath('/k/x"y\\z'), '"/k/x\\"y\\\\z"');
+    assert.equal(identityArg('~odd'), './~odd');
+    assert.throws(() => identityArg('/k/${HOME}'), /environment variable/);
+    const args = sshArgs(spec, {}, 'sudo -n /bin/sh -s');
     assert.deepEqual(args.slice(-3), ['--', 'db01', 'sudo -n /bin/sh -s']);
     assert.ok(args.includes('UserKnownHostsFile="/home/ops/my hosts"'));
-    assert.ok(args.includes('StrictHostKeyChecking=yes'));
     assert.ok(args.includes('BatchMode=yes'));
-    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-i'), ['"/keys/a b"', '/keys/100%%']);
-    assert.ok(sshArgs(spec, { ...opts, hostKeyPolicy: 'accept-new' }, '/bin/sh -s').includes('StrictHostKeyChecking=accept-new'));
-    const off = sshArgs({ ...spec, identitiesOnly: true, identityAgent: 'none' }, { ...opts, hostKeyPolicy: 'off' }, '/bin/sh -s');
-    for (const o of ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'IdentitiesOnly=yes', 'IdentityAgent=none']) assert.ok(off.includes(o), o);
-    const jumped = sshArgs({ ...spec, jump: 'ops@bastion:2200,[2001:db8::1]:22' }, opts, '/bin/sh -s');
+    // -i is one argument: no quotes, only ~ and % made literal
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === '-i'), ['/keys/a b', '/keys/100%%', './~odd', '/k/x"y\\z']);
+    assert.equal(args[args.indexOf('-l') + 1], 'jdoe@corp.example.com');
+    assert.equal(args[args.indexOf('-p') + 1], '2222');
+    assert.ok(sshArgs({ ...spec, typed: { ...typed, hostKeyPolicy: 'accept-new' } }, {}, '/bin/sh -s').includes('StrictHostKeyChecking=accept-new'));
+    const off = sshArgs({ ...spec, typed: { ...typed, hostKeyPolicy: 'off' } }, {}, '/bin/sh -s');
+    for (const o of ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null']) assert.ok(off.includes(o), o);
+    const jumped = sshArgs({ ...spec, typed: { ...typed, jump: 'ops@bastion:2200,[2001:db8::1]:22' } }, {}, '/bin/sh -s');
     assert.equal(jumped[jumped.indexOf('-J') + 1], 'ops@bastion:2200,[2001:db8::1]:22');
+  });
+
+  it('passes nothing ssh_config gave and none of our defaults: ssh reads its own config', () => {
+    // resolve.ts filled user, port, identities, host-key policy and known_hosts from the config (or defaults)
+    const derived: HostSpec = {
+      host: '10.1.1.1', alias: 'db01', port: 22, user: 'localme', identities: ['/home/me/.ssh/id_ed25519'], tag: '', origin: { file: '<t>', line: 0 },
+      hostKeyPolicy: 'off', knownHostsFiles: ['/cfg/kh'], identitiesOnly: true, identityAgent: 'none', connectTimeoutMs: 5000, jump: 'cfgbastion',
+      typed: { identities: [] },
+    };
+    assert.deepEqual(sshArgs(derived, {}, '/bin/sh -s'), ['-T', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '--', 'db01', '/bin/sh -s']);
+    assert.deepEqual(sshArgs(derived, { sshConfig: '/etc/my cfg' }, '/bin/sh -s').slice(0, 2), ['-F', '/etc/my cfg']);
+    const none = sshArgs({ ...derived, typed: { identities: [], jump: 'none' } }, {}, '/bin/sh -s');
+    assert.equal(none[none.indexOf('-J') + 1], 'none');
   });
 
   it("classes ssh's messages as the ssh2 transport would", () => {
