@@ -24,6 +24,7 @@ import { localTransport } from '../transport/local.js';
 import { closeBastions, displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport, sshPathProblem } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
+import { registerSecret } from '../text/secret-scrub.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
@@ -99,6 +100,9 @@ async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 
     if (password !== undefined && opts.transport === 'openssh') {
       throw new UsageError('--transport openssh does not do password authentication (a password must never reach ssh\'s arguments); use keys, the agent or Kerberos, or --transport ssh2');
     }
+    // Whatever a target sends back is scrubbed of these before anything is written (secret-scrub.ts).
+    registerSecret(password);
+    registerSecret(sudoPassword);
     return { passphrase, password, sudoPassword };
   } catch (e) {
     if (e instanceof SecretError) throw new UsageError(e.message);
