@@ -3,7 +3,7 @@
 // failures are classed, how a path reaches ssh's arguments, where secrets come from.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readSecret, SecretError } from '../../src/cli/secrets.js';
@@ -11,6 +11,9 @@ import { sudoSays } from '../../src/scan/privilege.js';
 import { isPasswordPrompt } from '../../src/transport/auth.js';
 import { classifySshFailure, configPath, identityArg, sshArgs } from '../../src/transport/openssh.js';
 import type { HostSpec } from '../../src/types.js';
+import { parseHostArg } from '../../src/hosts/host-arg.js';
+import { resolveHost, type ResolveContext } from '../../src/hosts/resolve.js';
+import { configFiles } from '../../src/hosts/ssh-config.js';
 
 describe('keyboard-interactive prompts', () => {
   it('answers password prompts that do not echo, nothing else', () => {
@@ -109,5 +112,30 @@ describe('secrets', () => {
     await assert.rejects(readSecret({ fileOption: '--x-file', file: f, env: 'OCTOSCAN_TEST_SECRET' }), (e: Error) => e instanceof SecretError && /--x-file .*pw: readable by group or others \(mode 640\); chmod 600 it/.test(e.message));
     await assert.rejects(readSecret({ fileOption: '--x-file', file: f, env: 'E', askOption: '--ask-x', ask: true }), /--x-file and --ask-x both give the same secret/);
     await assert.rejects(readSecret({ fileOption: '--x-file', file: join(dir, 'none'), env: 'E' }), /--x-file .*none: ENOENT/);
+  });
+});
+
+describe('--transport openssh gets what was typed, after ssh_config was read (issue 20)', () => {
+  it('a host named bare gets no -l, -p, -i, -J or host-key option from the config; typed values do reach ssh', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'octoscan-typed-'));
+    try {
+      const cfg = join(dir, 'config');
+      writeFileSync(cfg, 'Host db01\n  HostName 10.1.1.1\n  User cfguser\n  Port 2200\n  StrictHostKeyChecking no\n  IdentityFile /cfg/key\n  ProxyJump cfgbastion\n  UserKnownHostsFile /cfg/kh\n', { mode: 0o644 });
+      const me = userInfo();
+      const ctx = (given: ResolveContext['given'], identities: string[] = []): ResolveContext => ({
+        config: { files: configFiles(cfg, me.homedir), home: me.homedir, localUser: me.username, uid: me.uid }, given, legacy: false, defaultIdentities: ['/home/me/.ssh/id_ed25519'], identities,
+      });
+      const bare = resolveHost(parseHostArg('db01', { port: 0, user: '' }), ctx({}));
+      assert.equal(bare.user, 'cfguser');
+      assert.equal(bare.hostKeyPolicy, 'off');
+      assert.deepEqual(sshArgs(bare, {}, '/bin/sh -s'), ['-T', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '--', 'db01', '/bin/sh -s']);
+      const typed = resolveHost(parseHostArg('ops@db01:2222', { port: 0, user: '' }), ctx({ jump: 'none', hostKeyPolicy: 'strict', connectTimeoutMs: 5000 }, ['/my key']));
+      const args = sshArgs(typed, {}, '/bin/sh -s');
+      for (const [flag, value] of [['-l', 'ops'], ['-p', '2222'], ['-i', '/my key'], ['-J', 'none']]) assert.equal(args[args.indexOf(flag) + 1], value, flag);
+      assert.ok(args.includes('StrictHostKeyChecking=yes') && args.includes('ConnectTimeout=5'));
+      assert.ok(!args.includes('/cfg/key') && !args.some((a) => a.includes('/cfg/kh')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
