@@ -32,6 +32,8 @@ export interface HostSpec {
   labels?: Record<string, string>;
   /** The transport for this host (hosts-file column `transport`); else --transport. */
   transport?: 'ssh2' | 'openssh';
+  /** What was typed for this host (set by resolve.ts): all that --transport openssh passes to ssh. */
+  typed?: TypedSettings;
   // From ssh_config (the transports read no configuration themselves).
   identityAgent?: string; // agent socket; 'none' means no agent
   identitiesOnly?: boolean;
@@ -60,6 +62,25 @@ export interface HostSpec {
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
   row?: Record<string, string>;
+}
+
+/**
+ * The settings of one host that the user typed (command-line options,
+ * hosts-file cells), as opposed to those ssh_config gave. The system ssh
+ * reads its own configuration (Match exec included), so --transport openssh
+ * hands it these and nothing we derived.
+ */
+export interface TypedSettings {
+  user?: string;
+  port?: number;
+  /** -i files, or the row's identity cell. */
+  identities: string[];
+  /** -J or the jump cell ('none' included). */
+  jump?: string;
+  hostKeyPolicy?: HostKeyPolicy;
+  knownHosts?: string;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
 }
 
 export interface Algorithms {

@@ -5,8 +5,9 @@
 // `problems`; what can still be read is read. Used by `octoscan-remote inspect`
 // and by the summary page (OS family and version of a host).
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { fstatSync, read } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -65,6 +66,43 @@ function openZip(path: string): Promise<ZipFile> {
   return new Promise((resolve, reject) => {
     // decodeStrings: false so that yauzl does not refuse odd names itself: we judge them, and say why.
     yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: false, strictFileNames: false, validateEntrySizes: true }, (err, zf) => {
+      if (err || !zf) reject(err ?? new Error('no zip file'));
+      else resolve(zf);
+    });
+  });
+}
+
+/** Reads ranges of a descriptor that stays open (yauzl.fromFd closes the descriptor it is given). */
+class OpenFileReader extends yauzl.RandomAccessReader {
+  constructor(private readonly fd: number) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    // Not fs.createReadStream({ fd }): destroying that closes the descriptor, autoClose or not.
+    const fd = this.fd;
+    let at = start;
+    return new Readable({
+      read(size) {
+        const n = Math.min(size, 64 * 1024, end - at);
+        if (n <= 0) return void this.push(null);
+        const buf = Buffer.allocUnsafe(n);
+        read(fd, buf, 0, n, at, (err, got) => {
+          if (err) return this.destroy(err);
+          if (got === 0) return void this.push(null);
+          at += got;
+          this.push(buf.subarray(0, got));
+        });
+      },
+    });
+  }
+}
+
+/** The same, over a descriptor the caller opened (and closes): the file checked is the file read. */
+function openZipFd(fd: number): Promise<ZipFile> {
+  return new Promise((resolve, reject) => {
+    const options = { lazyEntries: true, autoClose: false, decodeStrings: false, strictFileNames: false, validateEntrySizes: true };
+    yauzl.fromRandomAccessReader(new OpenFileReader(fd), fstatSync(fd).size, options, (err, zf) => {
       if (err || !zf) reject(err ?? new Error('no zip file'));
       else resolve(zf);
     });
@@ -181,12 +219,15 @@ function emptySummary(file: string): ArchiveSummary {
   };
 }
 
-/** Reads one archive; never throws for a bad archive (problems says what is wrong), only for a missing file. */
-export async function readArchive(file: string): Promise<ArchiveSummary> {
+/**
+ * Reads one archive; never throws for a bad archive (problems says what is wrong), only for a missing file.
+ * With `fd`, reads that open descriptor (named `file` in messages) instead of opening `file`.
+ */
+export async function readArchive(file: string, fd?: number): Promise<ArchiveSummary> {
   const s = emptySummary(file);
   let zf: ZipFile;
   try {
-    zf = await openZip(file);
+    zf = fd === undefined ? await openZip(file) : await openZipFd(fd);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw err;

@@ -9,6 +9,7 @@ import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { scrubBytes } from '../text/secret-scrub.js';
 
 export const TEMP_PREFIX = '.octoscan-tmp-';
 export const ZLIB_LEVEL = 2;
@@ -113,6 +114,9 @@ export class ArchiveWriter {
   /** Adds one entry below <uuid>/ and waits until it is written, so memory stays bounded. */
   async add(name: string, data: Buffer | Readable, opts: EntryOptions): Promise<void> {
     this.check();
+    // A net under what the controller writes itself (scan.json, octoscan.xml): no secret of the
+    // run in the archive. Streamed bodies were scrubbed by the collector as they came.
+    if (Buffer.isBuffer(data)) data = scrubBytes(data);
     const entryDone = new Promise<void>((resolve, reject) => {
       const onEntry = (): void => {
         cleanup();

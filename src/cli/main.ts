@@ -23,7 +23,9 @@ import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
 import { closeBastions, displayTarget } from '../transport/ssh2-transport.js';
 import { perHostTransport } from '../transport/per-host.js';
+import { sshPathProblem } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
+import { registerSecret } from '../text/secret-scrub.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
 import { HostListError, InventoryError, readHostList } from './host-list.js';
@@ -101,6 +103,9 @@ async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 
     if (password !== undefined && opts.transport === 'openssh') {
       throw new UsageError('--transport openssh does not do password authentication (a password must never reach ssh\'s arguments); use keys, the agent or Kerberos, or --transport ssh2');
     }
+    // Whatever a target sends back is scrubbed of these before anything is written (secret-scrub.ts).
+    registerSecret(password);
+    registerSecret(sudoPassword);
     return { passphrase, password, sudoPassword };
   } catch (e) {
     if (e instanceof SecretError) throw new UsageError(e.message);
@@ -170,6 +175,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       identities: opts.identity,
     };
     hosts = hosts.map((h) => resolveHost(h, ctx));
+    checkSshPaths(hosts.filter((h) => (h.transport ?? opts.transport) === 'openssh'));
     await checkKnownHostsOf(hosts, opts);
     rejected = await rowIdentityProblems(hosts, secrets.passphrase);
   }
@@ -219,6 +225,19 @@ async function checkKnownHostsOf(hosts: HostSpec[], opts: CliOptions): Promise<v
     seen.add(key);
     if (policy === 'accept-new') await checkKnownHosts(writeFile, policy);
     else await checkKnownHosts(files.find((f) => existsSync(f)) ?? files[0], policy);
+  }
+}
+
+/** --transport openssh: every typed key file must reach ssh as written (sshPathProblem). */
+function checkSshPaths(hosts: HostSpec[]): void {
+  for (const h of hosts) {
+    for (const file of h.typed?.identities ?? []) {
+      const problem = sshPathProblem(file);
+      if (problem) throw new UsageError(`${h.row?.['identity'] === file ? `${h.origin.file}:${h.origin.line}: column "identity"` : '-i'}: ${problem}`);
+    }
+    const kh = h.typed?.knownHosts;
+    const problem = kh === undefined ? undefined : sshPathProblem(kh);
+    if (problem) throw new UsageError(`--known-hosts: ${problem}`);
   }
 }
 

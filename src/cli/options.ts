@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { parseJumpChain } from '../hosts/jump-spec.js';
+import { checkUser } from '../hosts/validate.js';
 import type { HostKeyPolicy } from '../types.js';
 import { version } from '../version.js';
 import { addUploadOptions, type UploadCliOptions } from '../upload/upload-options.js';
@@ -89,6 +90,12 @@ const jumpChain = (v: string): string => {
   }
   return v;
 };
+const loginName = (v: string): string => {
+  // The same rule as a user column or user@host: it may reach ssh's shell lines.
+  const bad = checkUser(v);
+  if (bad) throw new InvalidArgumentError(`--user ${JSON.stringify(v)}: ${bad}`);
+  return v;
+};
 const configValue = (name: string) => (v: string): string => {
   // Tab is the only control character a hosts-file tag may hold; the same here.
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) throw new InvalidArgumentError(`${name} must not contain control characters other than tab, got ${JSON.stringify(v)}`);
@@ -161,7 +168,7 @@ export function buildCommand(): Command {
     .option('--inventory <path>', 'Ansible inventory (INI, YAML, folder, plugin config: read by ansible-inventory --list), or a JSON file holding that command\'s output; repeatable', collect, [])
     .option('--limit <pattern>', 'scan only the hosts this Ansible host pattern selects from the list (names, globs, groups, a:b, a:!b, a:&b, ~regex; @FILE reads patterns from a file)', onePattern)
     .option('-p, --port <port>', 'default SSH port', integer('--port', 1, 65535), 22)
-    .addOption(new Option('-l, --user <name>', 'default login name').default(me.name, 'the local user name'))
+    .addOption(new Option('-l, --user <name>', 'default login name').argParser(loginName).default(me.name, 'the local user name'))
     .option('-i, --identity <file>', 'private key file; repeatable; tried after the SSH agent ($SSH_AUTH_SOCK)', collect, [])
     .option('--passphrase-file <file>', 'file holding the passphrase of encrypted -i keys (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSPHRASE)')
     .option('--password-file <file>', 'file holding the login password (mode 0600 or stricter; or set OCTOSCAN_SSH_PASSWORD); tried after keys, by keyboard-interactive and password')

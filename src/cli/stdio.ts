@@ -4,6 +4,7 @@
 // each stream gets an error listener for the life of the process, and once a
 // stream has failed we stop writing to it.
 import { writeSync } from 'node:fs';
+import { scrubText } from '../text/secret-scrub.js';
 
 const broken = new Set<NodeJS.WriteStream>();
 let guarded = false;
@@ -21,7 +22,8 @@ export function guardStdio(): void {
 function write(stream: NodeJS.WriteStream, text: string): void {
   if (broken.has(stream) || stream.destroyed) return;
   try {
-    stream.write(text);
+    // The last net under every line we print: no secret of the run, whatever path it came by.
+    stream.write(scrubText(text));
   } catch {
     broken.add(stream);
   }

@@ -29,7 +29,7 @@ import type { HostSpec } from '../types.js';
 import { displayName, HostsError, HostsFileError, MAX_LISTED_ERRORS, quoteValue } from './errors.js';
 import { parseHostArg } from './host-arg.js';
 import { parseJumpChain } from './jump-spec.js';
-import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, parsePort, REASON } from './validate.js';
+import { checkHost, checkUser, hasControl, hasControlButTab, hostKey, isShellCharReason, parsePort, REASON } from './validate.js';
 
 export const KNOWN_COLUMNS = ['host', 'port', 'user', 'identity', 'jump', 'tag', 'sudo', 'containers', 'machine', 'config_host', 'cluster', 'virt', 'name', 'transport'] as const;
 /** Hosts-file column -> HostConfig field. */
@@ -312,7 +312,7 @@ class HostsFileParser extends Parser {
     const hostReason = checkHost(host);
     if (hostReason !== undefined) {
       let reason: string = hostReason;
-      if (hostReason === REASON.hostChars) {
+      if (hostReason === REASON.hostChars || isShellCharReason(hostReason)) {
         if (host.includes('@')) reason = REASON.hostWithUser;
         else if (HOST_WITH_PORT.test(host)) reason = REASON.hostWithPort;
       }

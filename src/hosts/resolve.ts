@@ -153,6 +153,13 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   };
   const fromConfig = (c.values.get('identityfile') ?? []).flatMap((v) => v.args.map((a) => expand(v, a)));
   const typedIdentities = spec.identities.length ? spec.identities : ctx.identities;
+  if (!hop) {
+    const g = ctx.given;
+    out.typed = {
+      user: user || undefined, port: spec.port || g.port || undefined, identities: [...typedIdentities], jump: g.jump ?? spec.jump,
+      hostKeyPolicy: g.hostKeyPolicy, knownHosts: g.knownHosts, connectTimeoutMs: g.connectTimeoutMs, keepaliveIntervalMs: g.keepaliveIntervalMs,
+    };
+  }
   out.identities = [...typedIdentities, ...fromConfig.filter((f) => !typedIdentities.includes(f))];
   // As ssh: the default key files when nothing names one (IdentitiesOnly or not).
   if (out.identities.length === 0) out.identities = [...ctx.defaultIdentities];

@@ -5,10 +5,11 @@
 // read by the maintained `ssh-config` parser; only the evaluation is ours,
 // because the package's compute() knows neither Match nor Include.
 // What the values mean for a scan is decided in ssh-config-apply.ts.
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { hostname as localHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import SSHConfig, { type Line } from 'ssh-config';
+import { readConfigFileText, UntrustedConfigError } from './config-file-trust.js';
 
 /** The keywords whose every value counts (OpenSSH adds them up); the rest: the first value wins. */
 const ACCUMULATE = new Set(['identityfile', 'certificatefile', 'localforward', 'remoteforward', 'dynamicforward', 'sendenv']);
@@ -61,13 +62,18 @@ export function first(c: EffectiveConfig, keyword: string): string | undefined {
 
 const parsed = new Map<string, ReturnType<typeof SSHConfig.parse> | null>();
 
-/** A config file, parsed once per run; null when it does not exist (as ssh: no file, no settings). */
-function parseFile(path: string): ReturnType<typeof SSHConfig.parse> | null {
-  if (parsed.has(path)) return parsed.get(path)!;
+/**
+ * A config file, parsed once per run; null when it does not exist (as ssh: no
+ * file, no settings). `checked`: refused unless ssh would trust it (config-file-trust.ts).
+ */
+function parseFile(path: string, checked: boolean): ReturnType<typeof SSHConfig.parse> | null {
+  const key = `${checked ? 'checked' : 'system'}\0${path}`;
+  if (parsed.has(key)) return parsed.get(key)!;
   let text: string | undefined;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readConfigFileText(path, checked);
   } catch (err) {
+    if (err instanceof UntrustedConfigError) throw new SshConfigError(err.message);
     // As ssh (readconf.c): a file it cannot open is no settings, not an error. A
     // run as another user whose HOME is root's cannot even look into /root.
     const code = (err as NodeJS.ErrnoException).code;
@@ -82,7 +88,7 @@ function parseFile(path: string): ReturnType<typeof SSHConfig.parse> | null {
     }
     numberLines(result, text);
   }
-  parsed.set(path, result);
+  parsed.set(key, result);
   return result;
 }
 
@@ -300,7 +306,7 @@ function evaluate(s: PassState, lines: Line[], from: ConfigFile, active: boolean
       if (depth >= MAX_INCLUDE_DEPTH) throw new SshConfigError(`${from.path}:${line}: Include nested more than ${MAX_INCLUDE_DEPTH} deep`);
       for (const pattern of args) {
         for (const path of includePaths(pattern, from, s.ctx)) {
-          const inc = parseFile(path);
+          const inc = parseFile(path, true); // ssh checks every Included file, the system file's too
           if (inc) evaluate(s, inc, { path, system: from.system }, true, depth + 1);
         }
       }
@@ -315,7 +321,7 @@ export function resolveSshConfig(host: string, ctx: ConfigContext, given: { user
   const s: PassState = { originalHost: host, localUser: ctx.localUser, ctx, values: new Map(), problems: [], finalPass: false, wantFinal: false, user: given.user };
   const pass = (): void => {
     for (const f of s.ctx.files) {
-      const lines = parseFile(f.path);
+      const lines = parseFile(f.path, !f.system);
       if (lines) evaluate(s, lines, f, true, 0);
     }
   };

@@ -13,10 +13,34 @@ export const REASON = {
   hostWithUser: 'host must not include a user; put it in the "user" column',
   port: 'port must be an integer from 1 to 65535',
   userEmpty: 'user must not be empty',
-  userChars: 'user must not contain whitespace, control characters, ":" or "@"',
+  userSpace: 'user must not contain whitespace or control characters',
+  userColon: 'user must not contain ":"',
+  userDash: 'user must not start with "-"',
   identityChars: 'identity must not contain control characters',
   tagChars: 'tag must not contain control characters other than tab',
 } as const;
+
+/**
+ * What a shell would interpret, on top of whitespace and control characters.
+ * With --transport openssh, ssh puts a ProxyJump hop's user and host into a
+ * command line for /bin/sh, and a ProxyCommand's %r and %h too: none of these
+ * may ever reach a user, host or jump part, from any source and for both
+ * transports (one rule, checked before any connection).
+ */
+export const SHELL_CHARS = '$`\\"\';&|<>(){}*?[]~!#';
+
+/** The reason naming the first character of `value` a shell would interpret, or undefined. */
+function shellChar(what: 'host' | 'user', value: string): string | undefined {
+  for (const ch of value) {
+    if (SHELL_CHARS.includes(ch)) return `${what} must not contain ${JSON.stringify(ch)}: a shell would interpret it (characters refused: ${SHELL_CHARS}, whitespace, control characters)`;
+  }
+  return undefined;
+}
+
+/** The reason is shellChar's ("[" of "[::1]:22" too, where a hint about the port says more). */
+export function isShellCharReason(reason: string): boolean {
+  return reason.includes(': a shell would interpret it');
+}
 
 // Whitespace (including Unicode spaces) and C0/C1 control characters.
 const SPACE_OR_CONTROL = /[\s\x00-\x1f\x7f-\x9f]/;
@@ -38,7 +62,7 @@ export function checkHost(host: string): string | undefined {
   if (SPACE_OR_CONTROL.test(host)) return REASON.hostSpace;
   if (host.startsWith('-')) return REASON.hostDash;
   if (isIP(host) === 6) return undefined;
-  return REASON.hostChars;
+  return shellChar('host', host) ?? REASON.hostChars;
 }
 
 /** The port as a number when `s` is an integer from 1 to 65535 (digits only), else undefined. */
@@ -48,11 +72,15 @@ export function parsePort(s: string): number | undefined {
   return n >= 1 && n <= 65535 ? n : undefined;
 }
 
-/** Reason why `user` is not a valid user name, or undefined. */
+/**
+ * Reason why `user` is not a valid user name, or undefined. "@" and "." are
+ * fine: directory accounts such as jdoe@corp.example.com log in as that.
+ */
 export function checkUser(user: string): string | undefined {
   if (user === '') return REASON.userEmpty;
-  if (SPACE_OR_CONTROL.test(user) || user.includes(':') || user.includes('@')) return REASON.userChars;
-  return undefined;
+  if (SPACE_OR_CONTROL.test(user)) return REASON.userSpace;
+  if (user.startsWith('-')) return REASON.userDash;
+  return shellChar('user', user) ?? (user.includes(':') ? REASON.userColon : undefined);
 }
 
 export function hasControl(s: string): boolean {

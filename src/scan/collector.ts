@@ -2,13 +2,16 @@
 // warnings and facts. It is the only place that decides what the target's
 // output means, and it trusts none of it: names come from the probe list
 // (entry-name.ts), sizes are capped here whatever the target's own head did,
-// and every record must belong to a known probe.
+// and every record must belong to a known probe. Nothing it keeps holds a
+// secret of the run (secret-scrub.ts): records and entry bodies are scrubbed
+// as they arrive, a body as one stream across its frames.
 import type { Readable } from 'node:stream';
 import { EntryNameError, entryPathFor } from '../archive/entry-name.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
 import type { Warning } from '../archive/octoscan-xml.js';
 import { FrameError, FrameParser, type Frame } from '../probe/frames.js';
 import { DEFAULT_ENTRY_CAP, DEFAULT_HOST_CAP, type Probe } from '../probe/probe.js';
+import { ScrubStream, scrubText } from '../text/secret-scrub.js';
 import { EntryBuffer } from './entry-buffer.js';
 import { tzOffsetSeconds, type Facts } from './facts.js';
 import { commandFailedMessage, pyList } from './python-repr.js';
@@ -74,6 +77,8 @@ interface OpenEntry {
   attempt: number;
   name: string | undefined; // undefined: dropped (bad name or duplicate), body discarded
   buffer: EntryBuffer;
+  /** The body's bytes pass through this before the caps: a secret split across frames is still one. */
+  scrub: ScrubStream;
   mtime?: number;
   mode?: number;
   kept: number;
@@ -148,7 +153,7 @@ export class Collector {
   }
 
   private warn(id: number, message: string): void {
-    const text = cutText(message);
+    const text = cutText(scrubText(message));
     this.charge(text.length + 16, 'warning records');
     if (this.result.warnings.length >= RECORD_BOUNDS.warnings) throw boundError(`more than ${RECORD_BOUNDS.warnings} warning records`);
     this.result.warnings.push({ id, message: text });
@@ -170,7 +175,7 @@ export class Collector {
   private async handle(frame: Frame): Promise<void> {
     switch (frame.type) {
       case 'info': {
-        const value = cutText(frame.value);
+        const value = cutText(scrubText(frame.value));
         const known = frame.key in this.result.facts;
         if (!known && Object.keys(this.result.facts).length >= RECORD_BOUNDS.facts) throw boundError(`more than ${RECORD_BOUNDS.facts} distinct fact keys`);
         this.charge(frame.key.length + value.length + 16, 'fact records');
@@ -198,8 +203,8 @@ export class Collector {
   }
 
   private skip(probe: string, reason: string): void {
-    const p = cutText(probe, 256);
-    const r = cutText(reason);
+    const p = cutText(scrubText(probe), 256);
+    const r = cutText(scrubText(reason));
     this.charge(p.length + r.length + 16, 'skip records');
     if (this.result.skips.length >= RECORD_BOUNDS.skips) throw boundError(`more than ${RECORD_BOUNDS.skips} skip records`);
     this.result.skips.push({ probe: p, reason: r });
@@ -214,7 +219,8 @@ export class Collector {
     if (!probe) throw new FrameError(`record for unknown probe ${JSON.stringify(frame.probe)}`);
     let name: string | undefined;
     try {
-      name = entryPathFor(probe, frame.name);
+      // A file name on the target is the target's text too.
+      name = scrubText(entryPathFor(probe, frame.name));
     } catch (err) {
       if (!(err instanceof EntryNameError)) throw err;
       this.warn(9001, `Exception: ${err.message}`);
@@ -228,6 +234,7 @@ export class Collector {
       attempt: frame.attempt,
       name,
       buffer: new EntryBuffer(this.opts.spillPath),
+      scrub: new ScrubStream(),
       mtime: frame.mtime,
       mode: frame.mode,
       kept: 0,
@@ -240,6 +247,12 @@ export class Collector {
     this.result.bytesReceived += chunk.length;
     const e = this.open;
     if (!e || e.name === undefined) return;
+    await this.keep(e, e.scrub.push(chunk));
+  }
+
+  /** Keeps scrubbed body bytes, within the entry's and the host's caps. */
+  private async keep(e: OpenEntry, chunk: Buffer): Promise<void> {
+    if (e.name === undefined) return;
     const entryRoom = (e.probe.cap ?? DEFAULT_ENTRY_CAP) - e.kept;
     const hostRoom = this.hostCap - this.keptTotal;
     const room = Math.min(entryRoom, hostRoom);
@@ -260,6 +273,7 @@ export class Collector {
   private async finish(rc: number, more: boolean): Promise<void> {
     const e = this.open;
     if (!e) throw new FrameError('end record without an entry');
+    if (e.name !== undefined) await this.keep(e, e.scrub.end());
     this.open = undefined;
     if (e.name === undefined) return e.buffer.discard();
     const p = e.probe;

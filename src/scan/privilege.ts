@@ -9,6 +9,7 @@
 // archive of what the scan user can read, and the refusal is reported.
 import { randomBytes } from 'node:crypto';
 import { peerText } from '../text/peer-text.js';
+import { scrubLatin1 } from '../text/secret-scrub.js';
 import type { RemoteProcess, Session } from '../transport/transport.js';
 
 const GATE_STDERR_MAX = 64 * 1024;
@@ -103,7 +104,8 @@ export async function trySudo(
       // stream would not restart for the 'data' listeners that read it next.
       if ('refused' in v) {
         proc.stdin.destroy();
-        return resolve({ ...v, stderr, stdout: stdout.slice(0, 4096), code, stopped: proc });
+        // An echoing sudo may have written the password back: never a byte of it in what we keep.
+        return resolve({ ...v, stderr: scrubLatin1(stderr), stdout: scrubLatin1(stdout).slice(0, 4096), code, stopped: proc });
       }
       resolve(v);
     };
@@ -111,7 +113,7 @@ export async function trySudo(
       stdout += chunk.toString('latin1');
       const nl = stdout.indexOf('\n');
       if (nl < 0) {
-        if (stdout.length > 4096) finish({ refused: `unexpected output before the root shell started: ${peerText(stdout.slice(0, 200), 200)}` });
+        if (stdout.length > 4096) finish({ refused: `unexpected output before the root shell started: ${peerText(scrubLatin1(stdout).slice(0, 200), 200)}` });
         return;
       }
       if (stdout.slice(0, nl) === marker) {
@@ -120,13 +122,13 @@ export async function trySudo(
         if (rest) proc.stdout.unshift(Buffer.from(rest, 'latin1'));
         finish({ proc });
       } else {
-        finish({ refused: `unexpected output before the root shell started: ${peerText(stdout.slice(0, nl), 200)}` });
+        finish({ refused: `unexpected output before the root shell started: ${peerText(scrubLatin1(stdout.slice(0, nl)), 200)}` });
       }
     };
     const onErr = (chunk: Buffer): void => {
       stderr += chunk.toString('latin1');
       // sudo says a line or two; a peer that floods here is not given our memory.
-      if (stderr.length > GATE_STDERR_MAX) return finish({ refused: `more than ${GATE_STDERR_MAX} bytes on standard error before the root shell started: ${sudoSays(stderr.slice(0, 2000), ask?.prompt, null)}` });
+      if (stderr.length > GATE_STDERR_MAX) return finish({ refused: `more than ${GATE_STDERR_MAX} bytes on standard error before the root shell started: ${sudoSays(scrubLatin1(stderr).slice(0, 2000), ask?.prompt, null)}` });
       if (!ask) return;
       const seen = stderr.split(ask.prompt).length - 1;
       if (seen > prompts) {
@@ -162,7 +164,7 @@ export function markerLine(marker: string): string {
 
 /** sudo's own message, without its prompts and lecture. */
 export function sudoSays(stderr: string, prompt: string | undefined, code: number | null): string {
-  let text = stderr;
+  let text = scrubLatin1(stderr);
   if (prompt) text = text.split(prompt).join('\n');
   const lines = [...new Set(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean))];
   const own = lines.filter((l) => /^sudo:/i.test(l));

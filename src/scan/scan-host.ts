@@ -16,6 +16,7 @@ import type { ConfigurationValues } from '../archive/octoscan-xml.js';
 import { scanContainers, type ContainerSettings } from '../containers/scan-containers.js';
 import { displayTarget } from '../transport/ssh2-transport.js';
 import { version } from '../version.js';
+import { ScrubStream } from '../text/secret-scrub.js';
 import { Collector, type Collected } from './collector.js';
 import { completenessOf, type Completeness } from './completeness.js';
 import { finalPlan } from './finalize.js';
@@ -302,21 +303,27 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Keeps the first bytes of a stream (the target's stderr, for diagnostics) and drains the rest. */
+/**
+ * Keeps the first bytes of a stream (the target's stderr, for diagnostics) and
+ * drains the rest. Scrubbed as it comes, before the cut: no part of a secret survives it.
+ */
 function keepHead(stream: Readable, max: number): () => string {
   const chunks: Buffer[] = [];
   let size = 0;
   let total = 0;
-  stream.on('data', (c: Buffer) => {
+  const scrub = new ScrubStream();
+  const take = (c: Buffer): void => {
     total += c.length;
     if (size < max) {
       // A copy: a slice would keep the transport's whole receive buffer alive.
       chunks.push(Buffer.from(c.subarray(0, max - size)));
       size += Math.min(c.length, max - size);
     }
-  });
+  };
+  stream.on('data', (c: Buffer) => take(scrub.push(c)));
   stream.on('error', () => {});
   return () => {
+    take(scrub.end()); // what it held back; nothing more is read after this
     const text = Buffer.concat(chunks).toString('utf8');
     return total > size ? `${text}\n[... ${total - size} more bytes]` : text;
   };

@@ -7,7 +7,10 @@
 // C0 controls (tab and newline included: one message is one line), DEL, the
 // C1 controls (0x9b alone is a CSI on many terminals), and the Unicode format
 // characters that reorder or break what is shown (bidi overrides and
-// isolates, line and paragraph separators).
+// isolates, line and paragraph separators). Secrets of the run are removed
+// first (secret-scrub.ts), before an escape or a cut could hide one.
+import { scrubText } from './secret-scrub.js';
+
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g;
 
@@ -18,11 +21,12 @@ function escapeOne(ch: string): string {
 
 /** `text` with every control or reordering character written as \xNN or \uNNNN. */
 export function escapeControls(text: string): string {
-  return text.replace(UNSAFE, escapeOne);
+  return scrubText(text).replace(UNSAFE, escapeOne);
 }
 
 /** Like escapeControls, and cut to `max` characters so one peer cannot flood a log line. */
 export function peerText(text: string, max = 2000): string {
-  const cut = text.length > max ? `${text.slice(0, max)}...[${text.length - max} more characters]` : text;
-  return escapeControls(cut);
+  const clean = scrubText(text);
+  const cut = clean.length > max ? `${clean.slice(0, max)}...[${clean.length - max} more characters]` : clean;
+  return cut.replace(UNSAFE, escapeOne);
 }

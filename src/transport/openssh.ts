@@ -17,40 +17,66 @@ export const SSH_PROGRAM = 'ssh';
 
 const STRICT: Record<HostKeyPolicy, string> = { strict: 'yes', 'accept-new': 'accept-new', off: 'no' };
 
-/**
- * An ssh_config value on the command line: ssh expands %-tokens in file
- * names and splits unquoted values on blanks, so a path is escaped for both.
- */
-export function configPath(path: string): string {
-  if (path.includes('"')) throw new ScanError('internal', 'connect', `cannot pass a path holding a double quote to ssh: ${JSON.stringify(path)}`);
-  const p = path.replace(/%/g, '%%');
-  return /\s/.test(p) ? `"${p}"` : p;
+/** Why a file name cannot reach ssh as written, or undefined. */
+export function sshPathProblem(path: string): string | undefined {
+  // ssh expands ${VAR} in file names (misc.c dollar_expand) and has no escape for it.
+  if (path.includes('${')) return `${JSON.stringify(path)}: ssh would expand "\${...}" in it as an environment variable, and has no way to escape that; rename the file or use --transport ssh2`;
+  return undefined;
 }
 
-/** ssh's arguments for one host and one remote command (a fixed command of privilege.ts). */
-export function sshArgs(spec: HostSpec, opts: Pick<ConnectOptions, 'connectTimeoutMs' | 'keepaliveIntervalMs' | 'keepaliveCountMax' | 'knownHostsFiles' | 'hostKeyPolicy' | 'sshConfig'>, command: string): string[] {
+/** ssh expands a leading ~ and %-tokens in file names; `./~x` is the same file as `~x`, and %% is %. */
+function literalPath(path: string): string {
+  const problem = sshPathProblem(path);
+  if (problem) throw new ScanError('internal', 'connect', `cannot pass ${problem}`);
+  return (path.startsWith('~') ? `./${path}` : path).replace(/%/g, '%%');
+}
+
+/** A file name for -i, which reaches ssh as one argument: only ~ and % need care. */
+export function identityArg(path: string): string {
+  return literalPath(path);
+}
+
+/**
+ * A file name as an ssh_config value (-o Keyword=value): ssh also splits it
+ * on blanks and takes quotes and backslashes as its own (misc.c argv_split),
+ * so it goes in double quotes with " and \ escaped.
+ */
+export function configPath(path: string): string {
+  return `"${literalPath(path).replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/**
+ * ssh's arguments for one host and one remote command (a fixed command of
+ * privilege.ts). Only what the user typed (spec.typed: options and hosts-file
+ * cells) goes on them: ssh reads its own ssh_config, Match exec included,
+ * which we cannot evaluate, and a value we derived from it would override the
+ * file (command-line values come first). So neither our reading of the file
+ * nor our defaults (port 22, the local user, --host-key-policy strict) can
+ * change a user, a port or a host-key setting the file gives.
+ */
+export function sshArgs(spec: HostSpec, opts: Pick<ConnectOptions, 'sshConfig'>, command: string): string[] {
+  const t = spec.typed ?? { identities: [] };
   const args = [
     // The same ssh_config the run read (-F FILE or none); by default ssh reads its own.
     ...(opts.sshConfig ? ['-F', opts.sshConfig] : []),
     '-T',
-    '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(opts.connectTimeoutMs / 1000))}`,
-    '-o', `ServerAliveInterval=${Math.max(1, Math.round(opts.keepaliveIntervalMs / 1000))}`,
-    '-o', `ServerAliveCountMax=${opts.keepaliveCountMax}`,
-    '-o', `StrictHostKeyChecking=${STRICT[opts.hostKeyPolicy]}`,
-    // off: nothing verified and nothing recorded (as with the ssh2 transport).
-    '-o', `UserKnownHostsFile=${opts.hostKeyPolicy === 'off' ? '/dev/null' : opts.knownHostsFiles.map(configPath).join(' ')}`,
+    '-o', 'BatchMode=yes', // never a prompt: an unknown host key fails, as with StrictHostKeyChecking yes
     '-o', 'LogLevel=ERROR', // no banners or "Warning: Permanently added" in what we classify
-    '-p', String(spec.port),
-    '-l', spec.user,
   ];
-  for (const id of spec.identities) args.push('-i', configPath(id));
-  if (spec.identitiesOnly) args.push('-o', 'IdentitiesOnly=yes');
-  // ssh checks every hop's host key with the same options, as the ssh2 transport does.
-  if (spec.jump) args.push('-J', spec.jump);
-  if (spec.identityAgent !== undefined) args.push('-o', `IdentityAgent=${spec.identityAgent === 'none' ? 'none' : configPath(spec.identityAgent)}`);
+  if (t.connectTimeoutMs !== undefined) args.push('-o', `ConnectTimeout=${Math.max(1, Math.ceil(t.connectTimeoutMs / 1000))}`);
+  // --keepalive S means S seconds and 3 unanswered keepalives.
+  if (t.keepaliveIntervalMs !== undefined) args.push('-o', `ServerAliveInterval=${Math.max(1, Math.round(t.keepaliveIntervalMs / 1000))}`, '-o', 'ServerAliveCountMax=3');
+  if (t.hostKeyPolicy !== undefined) args.push('-o', `StrictHostKeyChecking=${STRICT[t.hostKeyPolicy]}`);
+  // off: nothing verified and nothing recorded (as with the ssh2 transport).
+  if (t.hostKeyPolicy === 'off') args.push('-o', 'UserKnownHostsFile=/dev/null');
+  else if (t.knownHosts !== undefined) args.push('-o', `UserKnownHostsFile=${configPath(t.knownHosts)}`);
+  if (t.port !== undefined) args.push('-p', String(t.port));
+  if (t.user !== undefined) args.push('-l', t.user);
+  for (const id of t.identities) args.push('-i', identityArg(id));
+  // ssh checks every hop's host key with the same options; 'none' turns off a ProxyJump of the file.
+  if (t.jump !== undefined) args.push('-J', t.jump);
   // `--` so that nothing after it is taken for an option; the command is ours, fixed words only.
-  // The name as typed, so that ssh applies its own config (ProxyCommand, certificates, ...) to it.
+  // The name as typed, so that ssh applies its own config (HostName, ProxyCommand, certificates, ...) to it.
   args.push('--', spec.alias ?? spec.host, command);
   return args;
 }
@@ -97,7 +123,8 @@ export const opensshTransport: Transport = {
     const where = displayTarget(spec);
     // ssh does name lookup, connect, key exchange and login in one go; it is all "connect" to us.
     opts.onPhase('connect');
-    if (opts.hostKeyPolicy === 'off') opts.warn(`WARNING: ${where}: host key not verified (--host-key-policy off)`);
+    // Only when typed: otherwise whatever ssh_config says about host keys holds, and ssh checks it.
+    if (spec.typed?.hostKeyPolicy === 'off') opts.warn(`WARNING: ${where}: host key not verified (--host-key-policy off)`);
     const groups = new Set<number>();
     let failure: ScanError | undefined;
     return {

@@ -4,7 +4,8 @@
 // the collector has it; hosts without an archive say `-`.
 import type { HostOutcome } from '../types.js';
 import type { CollectorConfig } from './collector-config.js';
-import { collectorName } from './send-archive.js';
+import { collectorName, sendArchive } from './send-archive.js';
+import { spoolFileProblem } from './spool-file-check.js';
 import { waitingArchives } from './spool.js';
 import { UploadQueue, type UploadResult } from './upload-queue.js';
 import type { UploadCliOptions } from './upload-options.js';
@@ -42,8 +43,19 @@ export async function startUploadRun(config: CollectorConfig, o: UploadRunOption
     keep: o.keep,
     signal: o.signal,
     log: o.log,
+    // Checked again just before sending: the folder may have changed since.
+    send: async (c, file, signal) => {
+      const problem = await spoolFileProblem(file);
+      return problem ? { ok: false, message: `${file}: not sent: ${problem}` } : sendArchive(c, file, signal);
+    },
   });
-  const leftovers = await waitingArchives(o.dir);
+  const leftovers: string[] = [];
+  for (const f of await waitingArchives(o.dir)) {
+    const problem = await spoolFileProblem(f);
+    // Not ours: it stays where it is, named once, and counts as neither sent nor waiting.
+    if (problem) o.log(`upload: ${f} is not sent: ${problem}; it stays where it is`);
+    else leftovers.push(f);
+  }
   if (leftovers.length) o.log(o.leftoversOnly ? `upload: ${leftovers.length} archive(s) in ${o.dir}` : `upload: ${leftovers.length} archive(s) left by earlier runs in ${o.dir}, sent first`);
   const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f));
   const tracked: Promise<void>[] = [];

@@ -400,18 +400,34 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     assert.equal((bad.stderr.match(/bad\.csv:\d+:/g) ?? []).length, 4, `every bad row is named:\n${bad.stderr}`);
     assert.equal(fakeA.connections, 0);
 
-    // 2. Hostile values in columns that are accepted: user, tag, identity, jump; and -J for the target.
-    const hosts = path.join(dir, 'hosts.csv');
+    // 2. A user or a jump part that a shell would interpret is refused too (issue 20: one rule for
+    // both transports; ssh builds shell lines from them), each row named with the character.
     const evilUser = `$(touch\${IFS}${mark('user')})`;
+    const badCells = path.join(dir, 'bad-cells.csv');
+    writeFileSync(badCells, [
+      'host,port,user,jump',
+      `127.0.0.1,${fakeA.port},"${evilUser}",`,
+      `127.0.0.1,${fakeA.port},jumper,"evil$(touch${'${IFS}'}${mark('jump')})@bastion.invalid"`,
+      '',
+    ].join('\n'));
+    const refused = await runCli(['-o', freshDir('out'), '--known-hosts', kh, '-i', clientKeyFile(), '--hosts', badCells, '--no-progress'], cliEnv());
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /bad-cells\.csv:2: column "user": .*user must not contain "\$"/);
+    assert.match(refused.stderr, /bad-cells\.csv:3: column "jump": .*user must not contain "\$"/);
+    assert.equal(fakeA.connections, 0);
+
+    // 3. Hostile values in columns that are accepted: tag, identity; and --java-dir.
+    const hosts = path.join(dir, 'hosts.csv');
+    const plainUser = 'scan';
     const evilTag = `$(touch ${mark('tag')}); \`touch ${mark('tag2')}\` | touch ${mark('tag3')} & <x a="1">`;
     const evilIdentity = path.join(dir, `$(touch ${mark('identity')})`);
     const evilJava = `/opt/x'$(touch ${mark('java')})'\`touch ${mark('java2')}\``;
     writeFileSync(hosts, [
       'host,port,user,identity,jump,tag',
-      `127.0.0.1,${fakeA.port},"${evilUser}",${clientKeyFile()},,"${evilTag.replace(/"/g, '""')}"`,
+      `127.0.0.1,${fakeA.port},${plainUser},${clientKeyFile()},,"${evilTag.replace(/"/g, '""')}"`,
       `127.0.0.1,${fakeB.port},plain,"${evilIdentity}",,`,
       // The jump column is honoured: its bastion (a name that cannot resolve) fails the row in phase jump.
-      `127.0.0.1,${fakeA.port},jumper,${clientKeyFile()},"evil$(touch${'${IFS}'}${mark('jump')})@bastion.invalid",`,
+      `127.0.0.1,${fakeA.port},jumper,${clientKeyFile()},jumper@bastion.invalid,`,
       '',
     ].join('\n'));
     const out = freshDir('out');
@@ -430,7 +446,7 @@ describe('nothing from the hosts file or the target is ever evaluated by a shell
     const script = fakeA.scripts[0];
     assert.ok(script, 'the target received a script');
     for (const v of [evilUser, evilTag, 'bastion']) assert.ok(!script.includes(v), `the script contains ${v}`);
-    assert.deepEqual(fakeA.users, [evilUser], 'the user name travels as data in the SSH protocol, byte for byte');
+    assert.deepEqual(fakeA.users, [plainUser]);
     // Run the Java search of that very script through /bin/sh here: the prelude and the
     // _java_static call with the hostile folder (read-only, as --local would run it).
     const javaCall = script.split('\n').filter((l) => l.startsWith('_java_static '));

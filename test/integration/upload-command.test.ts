@@ -5,7 +5,7 @@
 // --failed-exit, which the Kubernetes Job relies on.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -13,19 +13,18 @@ import { CLI, cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
 import { startOctoCollect } from '../helpers/octo-collect.js';
 import { makeTestCa } from '../helpers/test-ca.js';
 import { workspace } from '../helpers/workspace.js';
+import { writeContractArchive } from '../helpers/contract-archive.js';
 
 const skip = cliBuilt ? undefined : `${CLI}: dist/ missing, run npm run build first`;
 if (skip) console.error(`\n*** SKIPPING upload command tests: ${skip} ***\n`);
 const fresh = workspace('octoscan-upload-cmd-');
 const explain = (r: CliRun): string => `exit ${r.code}\n--- stderr:\n${r.stderr}`;
 
-function spool(n: number): { dir: string; names: string[] } {
+/** n archives that keep the contract (only such are sent), and a report beside them. */
+async function spool(n: number): Promise<{ dir: string; names: string[] }> {
   const dir = fresh('spool');
-  const names = Array.from({ length: n }, (_, i) => {
-    const name = `${randomUUID()}.${i % 2 ? 'scam' : 'scal'}`;
-    writeFileSync(path.join(dir, name), `archive ${i}`);
-    return name;
-  });
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) names.push(path.basename(await writeContractArchive(dir, i % 2 ? 'scam' : 'scal', `archive ${i}\n`)));
   writeFileSync(path.join(dir, 'report.csv'), 'not an archive\n');
   return { dir, names: names.sort() };
 }
@@ -42,7 +41,7 @@ describe('octoscan-remote upload', { skip }, () => {
     const ca = makeTestCa(fresh('ca'));
     const collector = await startOctoCollect({ dir: fresh('collector'), tls: { key: ca.key, cert: ca.cert }, basicAuth: 'octo:pw' });
     try {
-      const { dir, names } = spool(5);
+      const { dir, names } = await spool(5);
       const auth = path.join(fresh('auth'), 'collector.auth');
       writeFileSync(auth, 'octo:pw\n', { mode: 0o600 });
       const untrusted = await cli(['upload', '--from', dir, '--upload-auth-file', auth, '--upload-retries', '0', collector.url]);
@@ -67,7 +66,7 @@ describe('octoscan-remote upload', { skip }, () => {
         s.close(() => resolve(p));
       });
     });
-    const { dir, names } = spool(3);
+    const { dir, names } = await spool(3);
     const r = await cli(['upload', '--from', dir, '--upload-retries', '1', '--insecure', `https://127.0.0.1:${port}/`]);
     assert.equal(r.code, 3, explain(r));
     assert.match(r.stderr, /--insecure: the collector's certificate is not verified/);
@@ -76,7 +75,7 @@ describe('octoscan-remote upload', { skip }, () => {
   });
 
   test('bad settings: exit 1 naming the option, nothing sent', async () => {
-    const { dir } = spool(1);
+    const { dir } = await spool(1);
     const auth = path.join(fresh('auth'), 'open.auth');
     writeFileSync(auth, 'octo:pw\n', { mode: 0o644 });
     const cases: [string[], RegExp][] = [
@@ -91,6 +90,41 @@ describe('octoscan-remote upload', { skip }, () => {
       assert.match(r.stderr, message);
     }
     assert.equal(readdirSync(dir).length, 2);
+  });
+
+  // Issue 20: only our own archives leave the spool.
+  test('a symlink and a text file under archive names: neither sent by upload --from nor by --upload, each named once, both stay', async () => {
+    const collector = await startOctoCollect({ dir: fresh('collector') });
+    try {
+      const { dir, names } = await spool(2);
+      const secret = path.join(fresh('secret'), 'uploader-only.key');
+      writeFileSync(secret, 'PRIVATE KEY of the uploader\n', { mode: 0o600 });
+      const link = `${randomUUID()}.scal`;
+      symlinkSync(secret, path.join(dir, link));
+      const text = `${randomUUID()}.scam`;
+      writeFileSync(path.join(dir, text), 'PK but not a zip\n');
+      const r = await cli(['upload', '--from', dir, collector.url]);
+      assert.equal(r.code, 0, explain(r));
+      assert.deepEqual(collector.stored(), names, 'only the two archives of ours');
+      assert.equal(collector.requests.length, 2);
+      assert.equal(r.stderr.split(link).length - 1, 1, `the link is named once:\n${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${link.replace(/[.]/g, '\\.')} is not sent: a symbolic link; it stays where it is`));
+      assert.equal(r.stderr.split(text).length - 1, 1, `the text file is named once:\n${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${text.replace(/[.]/g, '\\.')} is not sent: not an archive of ours: not a zip archive`));
+      assert.deepEqual(readdirSync(dir).sort(), [link, text, 'report.csv'].sort(), 'both stay where they are');
+
+      // --upload beside a scan (--local: this machine through the real /bin/sh) sends its own archive, not those two.
+      const scan = await cli(['--local', '--out', dir, '--upload', collector.url, '--no-progress', '--host-timeout', '300']);
+      assert.equal(scan.code, 0, explain(scan));
+      assert.equal(collector.stored().length, 3, 'the scan\'s own archive was sent');
+      assert.equal(collector.requests.length, 3);
+      assert.equal(scan.stderr.split(link).length - 1, 1, scan.stderr);
+      assert.equal(scan.stderr.split(text).length - 1, 1, scan.stderr);
+      assert.ok(!collector.stored().includes(link) && !collector.stored().includes(text));
+      assert.deepEqual(readdirSync(dir).sort(), [link, text, 'report.csv'].sort());
+    } finally {
+      await collector.close();
+    }
   });
 
   test('--failed-exit 0: a run whose hosts failed exits 0 and the report keeps the truth; other codes refused', async () => {

@@ -15,6 +15,7 @@ import {
   shardOf,
   writeRetryFile,
 } from '../../src/hosts/index.js';
+import { parseJumpChain } from '../../src/hosts/jump-spec.js';
 import type { HostSpec } from '../../src/types.js';
 
 const argDefaults = { port: 22, user: 'root' };
@@ -104,9 +105,11 @@ describe('parseHostArg', () => {
       [':22', '<args>: ":22": host must not be empty'],
       ['[]:22', '<args>: "[]:22": host must not be empty'],
       ['@db01', '<args>: "@db01": user must not be empty'],
-      ['a b@db01', '<args>: "a b@db01": user must not contain whitespace, control characters, ":" or "@"'],
-      ['a:b@db01', '<args>: "a:b@db01": user must not contain whitespace, control characters, ":" or "@"'],
-      ['a@b@db01', '<args>: "a@b@db01": user must not contain whitespace, control characters, ":" or "@"'],
+      ['a b@db01', '<args>: "a b@db01": user must not contain whitespace or control characters'],
+      ['a:b@db01', '<args>: "a:b@db01": user must not contain ":"'],
+      ['-oX@db01', '<args>: "-oX@db01": user must not start with "-"'],
+      ['a$b@db01', '<args>: "a$b@db01": user must not contain "$": a shell would interpret it (characters refused: $`\\"\';&|<>(){}*?[]~!#, whitespace, control characters)'],
+      ['db`id`', '<args>: "db`id`": host must not contain "`": a shell would interpret it (characters refused: $`\\"\';&|<>(){}*?[]~!#, whitespace, control characters)'],
       ['db 01', '<args>: "db 01": host must not contain whitespace or control characters'],
       ['db\t01', '<args>: "db\\t01": host must not contain whitespace or control characters'],
       ['-oProxyCommand=x', '<args>: "-oProxyCommand=x": host must not start with "-"'],
@@ -346,8 +349,7 @@ describe('readHostsFile', () => {
         'hosts.csv:7: column "host": value "ops@db01": host must not include a user; put it in the "user" column',
         'hosts.csv:8: column "host": value "[::1]:22": host must not include a port; put it in the "port" column',
         'hosts.csv:9: column "host": value "999.1.1.1": host looks like an IPv4 address but is not a valid one',
-        'hosts.csv:10: column "user": value "a b": user must not contain whitespace, control characters, ":" or "@"',
-        'hosts.csv:11: column "user": value "a@b": user must not contain whitespace, control characters, ":" or "@"',
+        'hosts.csv:10: column "user": value "a b": user must not contain whitespace or control characters',
       ].join('\n'),
     );
   });
@@ -384,7 +386,7 @@ describe('readHostsFile', () => {
       [
         'hosts.csv:2: column "host": value "bad host": host must not contain whitespace or control characters',
         'hosts.csv:2: column "port": value "0": port must be an integer from 1 to 65535',
-        'hosts.csv:2: column "user": value "a:b": user must not contain whitespace, control characters, ":" or "@"',
+        'hosts.csv:2: column "user": value "a:b": user must not contain ":"',
       ].join('\n'),
     );
   });
@@ -719,5 +721,47 @@ describe('hosts file: the record size bound (issue 10, case 8)', () => {
   it('a row just under the bound is read', async () => {
     const { hosts } = await read(`host,tag\ndb01,${'t'.repeat(127_000)}\n`);
     assert.equal(hosts[0].tag.length, 127_000);
+  });
+});
+
+describe('no hosts-file cell or argument reaches a shell (issue 20)', () => {
+  // The jump cell of the issue: ssh would build `ssh -l x$IFS-oProxyCommand=... ` for /bin/sh.
+  const ISSUE_JUMP = 'x$IFS-oProxyCommand=touch\\$IFS/tmp/f@bastion';
+
+  it('refuses every character a shell interprets, in user, host and jump parts, naming file, line and character', async () => {
+    const bad = ['$', '`', '\\', '"', "'", ';', '&', '|', '<', '>', '(', ')', '{', '}', '*', '?', '[', ']', '~', '!', '#'];
+    for (const ch of bad) {
+      const user = `a${ch}b`;
+      const csv = `host,user,jump\ndb01,"${user.replace(/"/g, '""')}",\ndb02,,"${`a${ch}b@bastion`.replace(/"/g, '""')}"\n"db${ch.replace(/"/g, '""')}03",,\n`;
+      const msg = await fileError(csv);
+      const lines = msg.split('\n');
+      assert.equal(lines.length, 3, msg);
+      const named = `must not contain ${JSON.stringify(ch)}: a shell would interpret it`;
+      assert.ok(lines[0].startsWith('hosts.csv:2: column "user":') && lines[0].includes(`user ${named}`), lines[0]);
+      assert.ok(lines[1].startsWith('hosts.csv:3: column "jump":') && lines[1].includes(`user ${named}`), lines[1]);
+      assert.ok(lines[2].startsWith('hosts.csv:4: column "host":') && lines[2].includes(`host ${named}`), lines[2]);
+    }
+    const msg = await fileError(`host,jump\ndb01,"${ISSUE_JUMP}"\ndb02,"ok@b1,bastion$(id)"\n`);
+    assert.match(msg, /^hosts\.csv:2: column "jump": value .*: user must not contain "\$"/m);
+    assert.match(msg, /^hosts\.csv:3: column "jump": value .*: hop "bastion\$\(id\)": host must not contain "\$"/m);
+    // whitespace: a tab or a space in a user cell, and a leading "-" (an option to ssh)
+    const ws = await fileError('host,user\ndb01,"a\tb"\ndb02,-oProxyCommand=x\n');
+    assert.equal(ws, 'hosts.csv:2: column "user": value "a\\tb": user must not contain whitespace or control characters\nhosts.csv:3: column "user": value "-oProxyCommand=x": user must not start with "-"');
+  });
+
+  it('refuses the same on the command line: targets and -J hops', () => {
+    assert.throws(() => parseHostArg('x$IFS-oProxyCommand=touch@db01', argDefaults), /user must not contain "\$"/);
+    assert.throws(() => parseHostArg('db01;id', argDefaults), /host must not contain ";"/);
+    assert.throws(() => parseJumpChain(ISSUE_JUMP), /user must not contain "\$"/);
+    assert.throws(() => parseJumpChain('a@b1,b2|id'), /hop "b2\|id": host must not contain "\|"/);
+  });
+
+  it('keeps directory accounts (user@domain) and bracketed IPv6 literals', async () => {
+    const { hosts } = await read('host,user,jump\n"[2001:db8::1]",jdoe@corp.example.com,jdoe@corp.example.com@[::1]:2222\n');
+    assert.equal(hosts[0].host, '2001:db8::1');
+    assert.equal(hosts[0].user, 'jdoe@corp.example.com');
+    assert.deepEqual(parseJumpChain(hosts[0].jump!), [{ host: '::1', port: 2222, user: 'jdoe@corp.example.com' }]);
+    const arg = parseHostArg('jdoe@corp.example.com@[2001:db8::2]:22', argDefaults);
+    assert.deepEqual([arg.user, arg.host, arg.port], ['jdoe@corp.example.com', '2001:db8::2', 22]);
   });
 });
