@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { Algorithms, HostKeyPolicy, HostSpec } from '../types.js';
 import { applyAlgorithmList, defaultAlgorithms } from '../transport/algorithms.js';
 import { parseJumpChain } from './jump-spec.js';
-import { expandTokens, first, resolveSshConfig, SshConfigError, type ConfigContext, type ConfigValue, type EffectiveConfig } from './ssh-config.js';
+import { expandTokens, first, resolveSshConfig, SshConfigError, type ConfigContext, type ConfigValue, type EffectiveConfig, type TokenValues } from './ssh-config.js';
 
 /** What the command line fixed (undefined: not typed) and the defaults behind everything. */
 export interface ResolveContext {
@@ -96,11 +96,19 @@ export function policyOf(value: string, where: string): HostKeyPolicy {
   }
 }
 
+/** Why the ssh2 transport would refuse a host: the keyword (or Match criterion) and where it was set. */
+export interface Refusal {
+  keyword: string;
+  file: string;
+  line: number;
+  message: string;
+}
+
 /** Why the ssh2 transport must refuse this configuration, or undefined. */
-function unsupportedReason(c: EffectiveConfig): string | undefined {
+function unsupportedReason(c: EffectiveConfig): Refusal | undefined {
   const advice = 'the ssh2 transport cannot do this; scan this host with --transport openssh';
   const problem = c.problems[0];
-  if (problem) return `ssh_config ${problem.file}:${problem.line}: ${problem.keyword} ${advice}`;
+  if (problem) return { ...problem, message: `ssh_config ${problem.file}:${problem.line}: ${problem.keyword} ${advice}` };
   for (const [key, u] of Object.entries(UNSUPPORTED)) {
     const v = c.values.get(key)?.[0];
     if (!v) continue;
@@ -109,18 +117,21 @@ function unsupportedReason(c: EffectiveConfig): string | undefined {
     // Debian's /etc/ssh/ssh_config turns GSSAPI on for every host; ssh then tries it
     // first and goes on to the next method, so only a user's own setting is a choice.
     if (key === 'gssapiauthentication' && v.system) continue;
-    return `ssh_config ${at(v)}: ${u.keyword} ${value}: ${advice}`;
+    return { keyword: u.keyword, file: v.file, line: v.line, message: `ssh_config ${at(v)}: ${u.keyword} ${value}: ${advice}` };
   }
   return undefined;
 }
 
-function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algorithms; problem?: string } {
+function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algorithms; problem?: Refusal } {
   const algorithms = defaultAlgorithms(legacy);
   for (const [keyword, kind] of Object.entries(ALGORITHM_KEYWORDS)) {
     const v = c.values.get(keyword)?.[0];
     if (!v) continue;
     const { list } = applyAlgorithmList(kind, algorithms[kind], v.args.join(''));
-    if (list.length === 0) return { algorithms, problem: `ssh_config ${at(v)}: ${v.args.join('')}: none of these ${keyword} is supported by the ssh2 transport; scan this host with --transport openssh` };
+    if (list.length === 0) {
+      const message = `ssh_config ${at(v)}: ${v.args.join('')}: none of these ${keyword} is supported by the ssh2 transport; scan this host with --transport openssh`;
+      return { algorithms, problem: { keyword: v.keyword, file: v.file, line: v.line, message } };
+    }
     algorithms[kind] = list;
   }
   return { algorithms };
@@ -128,6 +139,17 @@ function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algor
 
 /** The host as the transports need it. Throws SshConfigError for a configuration ssh would refuse too. */
 export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): HostSpec {
+  return resolveExplained(spec, ctx, hop, depth).spec;
+}
+
+/** What resolveHost gives, with the configuration it read and why the ssh2 transport would refuse the host (for `plan`). */
+export interface ResolvedHost {
+  spec: HostSpec;
+  config: EffectiveConfig;
+  refusal?: Refusal;
+}
+
+export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): ResolvedHost {
   const typed = spec.host;
   // Per host first (user@host, the user/port columns), then -l / -p; the config comes after both.
   const user = spec.user || (hop ? undefined : ctx.given.user);
@@ -143,10 +165,11 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   }
   out.port = spec.port || (hop ? undefined : ctx.given.port) || configPort || 22;
 
-  const tokens = { h: out.host, n: typed, p: out.port, r: out.user, d: ctx.config.home, u: ctx.config.localUser, i: ctx.config.uid };
-  const expand = (v: ConfigValue, value: string, allowed?: string): string => {
+  const alias = first(c, 'hostkeyalias');
+  const tokens: TokenValues = { h: c.hostname, n: typed, p: out.port, r: out.user, d: ctx.config.home, u: ctx.config.localUser, i: ctx.config.uid, hostKeyAlias: alias?.toLowerCase() };
+  const expand = (v: ConfigValue, value: string): string => {
     try {
-      return expandTokens(value, tokens, allowed);
+      return expandTokens(value, tokens, { dollar: true });
     } catch (err) {
       throw new SshConfigError(`${at(v)}: ${(err as Error).message}`);
     }
@@ -167,7 +190,8 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   if (only !== undefined) out.identitiesOnly = only;
   const pw = yesNo(c, 'passwordauthentication');
   if (pw !== undefined) out.passwordAuthentication = pw;
-  const kbd = yesNo(c, 'kbdinteractiveauthentication') ?? yesNo(c, 'challengeresponseauthentication');
+  // ChallengeResponseAuthentication is an alias of it (ssh-config-keywords.ts).
+  const kbd = yesNo(c, 'kbdinteractiveauthentication');
   if (kbd !== undefined) out.kbdInteractiveAuthentication = kbd;
 
   const strict = c.values.get('stricthostkeychecking')?.[0];
@@ -196,12 +220,13 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
 
   const { algorithms, problem } = algorithmsFor(c, ctx.legacy);
   out.algorithms = algorithms;
-  const reason = problem ?? unsupportedReason(c);
-  if (reason) out.unsupported = reason;
-  else delete out.unsupported;
+  let refusal = problem ?? unsupportedReason(c);
   if (out.addressFamily && isIP(out.host) && isIP(out.host) !== out.addressFamily) {
-    out.unsupported = `AddressFamily inet${out.addressFamily === 6 ? '6' : ''} excludes the address ${out.host}`;
+    const v = c.values.get('addressfamily')![0];
+    refusal = { keyword: 'AddressFamily', file: v.file, line: v.line, message: `AddressFamily inet${out.addressFamily === 6 ? '6' : ''} excludes the address ${out.host}` };
   }
+  if (refusal) out.unsupported = refusal.message;
+  else delete out.unsupported;
 
   // -J, then the jump column, then ProxyJump. A bastion has only its own ProxyJump, and only
   // the first one's counts: ssh reaches the later ones through the hop before (-W).
@@ -231,5 +256,5 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
       delete out.jumpHosts;
     }
   }
-  return out;
+  return { spec: out, config: c, refusal };
 }

@@ -353,7 +353,7 @@ Host *
   });
 
   test('tokens: unknown ones and a trailing % are errors naming the value', () => {
-    const t = { h: 'h', p: 22, r: 'r', d: '/home/u', u: 'u', i: 1000 };
+    const t = { h: 'h', n: 'n', p: 22, r: 'r', d: '/home/u', u: 'u', i: 1000 };
     assert.equal(expandTokens('~/.ssh/id_%r@%h:%p_%%', t), '/home/u/.ssh/id_r@h:22_%');
     assert.throws(() => expandTokens('%z', t), SshConfigError);
     assert.throws(() => expandTokens('abc%', t), /at the end/);
