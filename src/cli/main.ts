@@ -1,17 +1,17 @@
 // The command: read and check everything first (exit 1 on any problem, before
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
-import { CommanderError, type Command } from 'commander';
+import { CommanderError } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
-import { FILE_REASON, HostsError, HostsFileError, hostKey, parseHostArg, parseShard, readHostsFile, selectShard, writeRetryFile } from '../hosts/index.js';
-import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
-import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
+import { HostsError, HostsFileError, parseShard, selectShard, writeRetryFile } from '../hosts/index.js';
+import { resolveHost } from '../hosts/resolve.js';
+import { SshConfigError } from '../hosts/ssh-config.js';
+import { defaultIdentities, resolveContextOf, selectHosts, typedOptions, UsageError } from './host-list.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
@@ -37,8 +37,6 @@ import { uploadOnlyOptionsGiven } from '../upload/upload-options.js';
 import { startUploadRun, uploadSummaryLine, type UploadRun } from '../upload/upload-run.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, interrupted: 130 } as const;
-
-class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   guardStdio();
@@ -106,12 +104,6 @@ async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 
   }
 }
 
-/** The options typed on the command line (not defaults): they beat ssh_config, defaults do not. */
-function typedOptions(cmd: Command): Set<string> {
-  const names = ['user', 'port', 'knownHosts', 'hostKeyPolicy', 'connectTimeout', 'keepalive'];
-  return new Set(names.filter((n) => cmd.getOptionValueSource(n) === 'cli'));
-}
-
 async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   opts.out = await checkOutFolder(opts.out);
   if (opts.report) {
@@ -127,38 +119,9 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   if (!opts.upload && strayUploadOptions.length) throw new UsageError(`${strayUploadOptions.join(', ')}: only with --upload URL`);
 
   const notes: string[] = [];
-  // Port 0 and user '' stand for "not given": ssh_config may still set them (resolve.ts).
-  const defaults = { port: typed.has('port') ? opts.port : 0, user: typed.has('user') ? opts.user : '', identities: [] };
-  let hosts: HostSpec[] = [];
-  let columns: string[] = ['host', 'port', 'user'];
-  if (opts.local) {
-    if (opts.targets.length || opts.hosts) throw new UsageError('--local scans this machine; it takes no hosts');
-    hosts = [{ host: 'localhost', port: 0, user: opts.user, identities: [], tag: '', origin: { file: '<local>', line: 0 } }];
-  } else {
-    let emptyFile = false;
-    if (opts.hosts) {
-      try {
-        const r = await readHostsFile(opts.hosts, defaults);
-        hosts = r.hosts;
-        columns = r.columns;
-      } catch (e) {
-        // A retry file after a clean night has a header and no rows: nothing to do is a success.
-        if (!(e instanceof HostsFileError && e.total === 1 && e.errors[0]?.reason === FILE_REASON.headerOnly)) throw e;
-        emptyFile = true;
-        notes.push(`--hosts ${opts.hosts}: a header row and no host rows: nothing to scan`);
-      }
-    }
-    for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
-    if (hosts.length === 0 && !emptyFile) throw new UsageError('no hosts: give [user@]host[:port] arguments, --hosts FILE, or --local');
-    // The same host from the file and the command line is scanned once.
-    const seen = new Set<string>();
-    hosts = hosts.filter((h) => {
-      const k = hostKey(h);
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-  }
+  const selected = await selectHosts(opts, typed, notes);
+  let hosts = selected.hosts;
+  const columns = selected.columns;
   const secrets = await readSecrets(opts);
   const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
   // Unused without --upload, but still a secret no child (the --local shell) may inherit.
@@ -175,22 +138,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       if (problem) notes.push(`${file}: ${problem}; not used`);
       else fallback.push(file);
     }
-    const me = userInfo();
-    const ctx: ResolveContext = {
-      config: { files: configFiles(opts.config, homedir()), home: homedir(), localUser: me.username, uid: me.uid },
-      given: {
-        user: typed.has('user') ? opts.user : undefined,
-        port: typed.has('port') ? opts.port : undefined,
-        jump: opts.jump,
-        knownHosts: typed.has('knownHosts') ? opts.knownHosts : undefined,
-        hostKeyPolicy: typed.has('hostKeyPolicy') ? opts.hostKeyPolicy : undefined,
-        connectTimeoutMs: typed.has('connectTimeout') ? opts.connectTimeout * 1000 : undefined,
-        keepaliveIntervalMs: typed.has('keepalive') ? opts.keepalive * 1000 : undefined,
-      },
-      legacy: opts.legacyAlgorithms,
-      defaultIdentities: fallback,
-      identities: opts.identity,
-    };
+    const ctx = resolveContextOf(opts, typed, fallback);
     hosts = hosts.map((h) => resolveHost(h, ctx));
     await checkKnownHostsOf(hosts, opts);
     rejected = await rowIdentityProblems(hosts, secrets.passphrase);
@@ -255,10 +203,6 @@ async function rowIdentityProblems(hosts: HostSpec[], passphrase: string | undef
     if (problem) rejected.set(h, credentialError(displayTarget(h), `identity ${file} (${h.origin.file}:${h.origin.line})`, problem));
   }
   return rejected;
-}
-
-function defaultIdentities(): string[] {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).filter((p) => existsSync(p));
 }
 
 /** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */

@@ -147,6 +147,8 @@ export interface ResolvedHost {
   spec: HostSpec;
   config: EffectiveConfig;
   refusal?: Refusal;
+  /** UserKnownHostsFile as ssh_config gives it, expanded ([] for none); undefined when unset. */
+  userKnownHosts?: string[];
 }
 
 export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): ResolvedHost {
@@ -197,12 +199,13 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
   const strict = c.values.get('stricthostkeychecking')?.[0];
   if (ctx.given.hostKeyPolicy) out.hostKeyPolicy = ctx.given.hostKeyPolicy;
   else if (strict) out.hostKeyPolicy = policyOf(strict.args[0], at(strict));
+  const userFiles = c.values.get('userknownhostsfile')?.[0];
+  const userKnownHosts = userFiles?.args.filter((f) => f.toLowerCase() !== 'none').map((f) => expand(userFiles, f));
   if (ctx.given.knownHosts === undefined) {
-    const userFiles = c.values.get('userknownhostsfile')?.[0];
     const globalFiles = c.values.get('globalknownhostsfile')?.[0];
     if (userFiles || globalFiles) {
-      const u = userFiles ? userFiles.args.filter((f) => f !== 'none').map((f) => expand(userFiles, f)) : [`${ctx.config.home}/.ssh/known_hosts`];
-      const g = globalFiles ? globalFiles.args.filter((f) => f !== 'none').map((f) => expand(globalFiles, f)) : [];
+      const u = userKnownHosts ?? [`${ctx.config.home}/.ssh/known_hosts`];
+      const g = globalFiles ? globalFiles.args.filter((f) => f.toLowerCase() !== 'none').map((f) => expand(globalFiles, f)) : [];
       out.knownHostsFiles = [...u, ...g];
       if (u[0]) out.knownHostsWriteFile = u[0];
     }
@@ -256,5 +259,5 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
       delete out.jumpHosts;
     }
   }
-  return { spec: out, config: c, refusal };
+  return { spec: out, config: c, refusal, userKnownHosts };
 }
