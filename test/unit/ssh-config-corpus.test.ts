@@ -191,7 +191,7 @@ describe('ssh_config corpus: plan --json against ssh -G', { skip: missing }, () 
         if (!g || !p) {
           if (!g && !p) tally.bothRefused++;
           // CanonicalizeHostname: ssh's answer depends on DNS (here: none, so FallbackLocal no fails); plan refuses the host by name.
-          else if (!g && (p.unsupported as { keyword?: string } | null)?.keyword === 'CanonicalizeHostname') tally.dnsDependent++;
+          else if (!g && p && (p.unsupported as { keyword?: string } | null)?.keyword === 'CanonicalizeHostname') tally.dnsDependent++;
           else diffs.push(`${label} ${name}: ${g ? 'plan refused the file, ssh -G read it' : 'ssh -G refused the file, plan read it'}`);
           continue;
         }
