@@ -81,6 +81,11 @@ export function argvSplit(s: string): string[] | null {
   return argv;
 }
 
+/** A hint for a keyword holding what ssh does not take for a blank (a non-breaking space pasted from a web page). */
+export function nonAscii(keyword: string): string {
+  return /[^\x21-\x7e]/.test(keyword) ? ' (it holds a character that is not plain ASCII, e.g. a non-breaking space)' : '';
+}
+
 /** A line cut as ssh cuts it; undefined for blank lines and comments. Throws ConfigSyntaxError. */
 export function cutLine(text: string, file: string, line: number): ConfigLine | undefined {
   // Trailing whitespace and form feeds go; the rest is kept (no Unicode trimming: ssh does none).
@@ -92,7 +97,7 @@ export function cutLine(text: string, file: string, line: number): ConfigLine | 
   const keyword = token.toLowerCase();
   let rest = next === undefined ? '' : s.slice(next);
   rest = rest.replace(/^[ \t\r\n]+/, '');
-  if (rest === '') throw new ConfigSyntaxError(file, line, `no argument after keyword "${keyword}"`);
+  if (rest === '') throw new ConfigSyntaxError(file, line, `no argument after keyword "${keyword}"${nonAscii(keyword)}`);
   const args = argvSplit(rest);
   if (args === null) throw new ConfigSyntaxError(file, line, 'invalid quotes');
   return { keyword, args, rest, line };

@@ -15,7 +15,7 @@ import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node
 import { isAbsolute, join } from 'node:path';
 import { parseJumpChain } from './jump-spec.js';
 import { canonicalKeyword, checkValue, kindOf } from './ssh-config-keywords.js';
-import { ConfigSyntaxError, cutFile, strdelim, type ConfigLine } from './ssh-config-lines.js';
+import { ConfigSyntaxError, cutFile, nonAscii, strdelim, type ConfigLine } from './ssh-config-lines.js';
 import { expandTokens as expandTokensOf, looksLikeAddress, numericHost, TokenError, type TokenValues } from './ssh-config-tokens.js';
 
 export type { TokenValues } from './ssh-config-tokens.js';
@@ -321,7 +321,7 @@ function evaluate(s: PassState, lines: ConfigLine[], from: ConfigFile, state: { 
     if (keyword === undefined) {
       const ignored = s.values.get('ignoreunknown')?.[0]?.args[0];
       if (ignored !== undefined && matchPatternList(l.keyword, ignored, true)) continue;
-      throw new SshConfigError(`${where}: Bad configuration option: ${l.keyword}${/[^\x21-\x7e]/.test(l.keyword) ? ' (it holds a character that is not plain ASCII, e.g. a non-breaking space)' : ''}`);
+      throw new SshConfigError(`${where}: Bad configuration option: ${l.keyword}${nonAscii(l.keyword)}`);
     }
     const problem = checkValue(keyword, l);
     if (problem) throw new SshConfigError(`${where}: ${problem}`);
