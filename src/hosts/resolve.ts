@@ -210,6 +210,9 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
       if (u[0]) out.knownHostsWriteFile = u[0];
     }
   }
+  const hash = yesNo(c, 'hashknownhosts');
+  if (hash) out.hashKnownHosts = true;
+  else delete out.hashKnownHosts;
   const connect = seconds(c, 'connecttimeout');
   out.connectTimeoutMs = ctx.given.connectTimeoutMs ?? (connect ? connect * 1000 : undefined);
   if (out.connectTimeoutMs === undefined) delete out.connectTimeoutMs;
