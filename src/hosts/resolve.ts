@@ -113,7 +113,9 @@ function unsupportedReason(c: EffectiveConfig): Refusal | undefined {
     const v = c.values.get(key)?.[0];
     if (!v) continue;
     const value = v.args.join(' ');
-    if (u.harmless.includes(value.toLowerCase())) continue;
+    const lower = value.toLowerCase();
+    // `false` is ssh's other word for `no` in every yes/no keyword.
+    if (u.harmless.includes(lower) || (lower === 'false' && u.harmless.includes('no'))) continue;
     // Debian's /etc/ssh/ssh_config turns GSSAPI on for every host; ssh then tries it
     // first and goes on to the next method, so only a user's own setting is a choice.
     if (key === 'gssapiauthentication' && v.system) continue;
