@@ -47,6 +47,13 @@ const KEYWORDS: Record<string, Kind> = {
   compressionlevel: { t: 'unsupported' },
   gssapiauthentication: FLAG,
   gssapidelegatecredentials: FLAG,
+  // The GSSAPI key exchange patch that Debian, Ubuntu, RHEL and Fedora build into their ssh.
+  gssapikeyexchange: FLAG,
+  gssapiclientidentity: STRING,
+  gssapiserveridentity: STRING,
+  gssapirenewalforcesrekey: FLAG,
+  gssapitrustdns: FLAG,
+  gssapikexalgorithms: STRING,
   pkcs11provider: STRING,
   forwardagent: STRING, // yes/no or an agent socket path
   forwardx11: FLAG,

@@ -474,5 +474,8 @@ describe('ssh_config: the differences from ssh -G that issue 22 lists', { skip: 
     const ignored = write('ignored', 'IgnoreUnknown Frob*,UseKeychain\nHost *\n  UseKeychain yes\n  Frobnicate yes\n  User kept\n');
     assertSame(ignored, 'x');
     assert.equal(resolveWith(ignored, 'x').user, 'kept');
+    // Debian's (and RHEL's) ssh knows the GSSAPI key exchange keywords: so do we.
+    const gss = write('gss', 'Host *\n  GSSAPIKeyExchange yes\n  GSSAPITrustDns no\n  User gss\n');
+    assertSame(gss, 'x');
   });
 });
