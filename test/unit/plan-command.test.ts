@@ -106,6 +106,17 @@ Host *
     assert.deepEqual(connections, []);
   });
 
+  test('--shard: the parts the scan would take, together the whole list, each host once', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `node-${i}.example`);
+    const parts = await Promise.all([0, 1, 2].map((i) => planCli(['--json', '-F', 'none', '--shard', `${i}/3`, ...names], dir)));
+    const got = parts.flatMap((p) => {
+      assert.equal(p.code, 0, p.stderr);
+      return p.stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name);
+    });
+    assert.deepEqual([...got].sort(), [...names].sort());
+    assert.ok(parts.every((p) => p.stdout.trim() !== ''), 'twelve hosts fill each of three parts');
+  });
+
   test('a host the ssh2 transport would refuse: the keyword and file:line, exit 2; with --transport openssh it would be tried', async () => {
     const config = join(dir, 'proxied');
     writeFileSync(config, 'Host old-*\n  ProxyCommand nc %h %p\n');
