@@ -107,9 +107,15 @@ function parseFile(path: string): ConfigLine[] | null {
   return result;
 }
 
-/** OpenSSH's match_pattern: `*` and `?`, anchored. */
+const compiled = new Map<string, RegExp>();
+
+/** OpenSSH's match_pattern: `*` and `?`, anchored. Each pattern is compiled once (every host meets every line). */
 export function matchPattern(s: string, pattern: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    compiled.set(pattern, re);
+  }
   return re.test(s);
 }
 
