@@ -58,7 +58,11 @@ function configValues(c: EffectiveConfig): Record<string, string | string[]> {
     const kind = kindOf(k);
     if (kind === 'accumulate' || k === 'sendenv') o[k] = vs.flatMap((v) => v.args);
     else if (kind === 'time') o[k] = vs[0].args[0] === 'none' ? 'none' : String(convtime(vs[0].args[0]));
-    else if (kind === 'flag' || kind === 'multi') {
+    else if (kind === 'flag' || k === 'compression') {
+      // readconf.c fmt_intarg: a plain flag prints yes/no...
+      o[k] = ['yes', 'true'].includes(vs[0].args[0].toLowerCase()) ? 'yes' : 'no';
+    } else if (kind === 'multi') {
+      // ...a multi-state keyword the first name of its value (yes is true, no and off are false).
       const v = vs[0].args[0].toLowerCase();
       o[k] = ({ yes: 'true', no: 'false', off: 'false' } as Record<string, string>)[v] ?? v;
     } else o[k] = vs[0].args.join(' ');
