@@ -238,6 +238,7 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
 
   // -J, then the jump column, then ProxyJump. A bastion has only its own ProxyJump, and only
   // the first one's counts: ssh reaches the later ones through the hop before (-W).
+  let hopRefusal: Refusal | undefined;
   const proxyJump = c.values.get('proxyjump')?.[0];
   const chain = hop ? proxyJump?.args.join(',') : ctx.given.jump ?? spec.jump ?? proxyJump?.args.join(',');
   if (chain !== undefined) {
@@ -251,7 +252,10 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
     if (depth >= MAX_JUMP_DEPTH) throw new SshConfigError(`${where}: bastions reached through more than ${MAX_JUMP_DEPTH} levels of ProxyJump (a loop?)`);
     if (hops.length) {
       const resolved = hops.map((h, i) => {
-        const r = resolveHost({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true, depth + 1);
+        const explained = resolveExplained({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true, depth + 1);
+        // A bastion the ssh2 transport refuses fails the hosts behind it (plan says so for them).
+        hopRefusal ??= explained.refusal;
+        const r = explained.spec;
         const before = i === 0 ? r.jumpHosts ?? [] : [];
         delete r.jumpHosts;
         delete r.jump;
@@ -264,5 +268,5 @@ export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = fals
       delete out.jumpHosts;
     }
   }
-  return { spec: out, config: c, refusal, userKnownHosts };
+  return { spec: out, config: c, refusal: refusal ?? hopRefusal, userKnownHosts };
 }

@@ -119,13 +119,15 @@ Host *
 
   test('a host the ssh2 transport would refuse: the keyword and file:line, exit 2; with --transport openssh it would be tried', async () => {
     const config = join(dir, 'proxied');
-    writeFileSync(config, 'Host old-*\n  ProxyCommand nc %h %p\n');
-    const r = await planCli(['--json', '-F', config, 'old-1', 'fine'], dir);
+    writeFileSync(config, 'Host old-*\n  ProxyCommand nc %h %p\nHost behind\n  ProxyJump old-gw\n');
+    const r = await planCli(['--json', '-F', config, 'old-1', 'fine', 'behind'], dir);
     assert.equal(r.code, 2, r.stderr);
-    const [old, fine] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { unsupported: unknown });
+    const [old, fine, behind] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { unsupported: unknown });
     assert.deepEqual((old.unsupported as { keyword: string; at: string }).keyword, 'ProxyCommand');
     assert.equal((old.unsupported as { at: string }).at, `${config}:2`);
     assert.equal(fine.unsupported, null);
+    assert.equal((behind.unsupported as { at: string }).at, `${config}:2`, 'a host behind a refused bastion is refused too');
+    assert.match(r.stderr, /2 of 3 host\(s\) would be refused/);
     const viaSsh = await planCli(['--json', '--transport', 'openssh', '-F', config, 'old-1'], dir);
     assert.equal(viaSsh.code, 0, viaSsh.stderr);
   });
