@@ -175,9 +175,6 @@ export function kindOf(keyword: string): Kind['t'] {
   return KEYWORDS[keyword].t;
 }
 
-const yes = (v: string): boolean => ['yes', 'true'].includes(v.toLowerCase());
-export { yes as flagValue };
-
 /** misc.c convtime: 90, 1h30m, 10s; -1 when it is not one. */
 export function convtime(s: string): number {
   if (!/^(\d+[sSmMhHdDwW])*\d*$/.test(s) || s === '') return -1;
