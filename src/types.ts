@@ -42,6 +42,8 @@ export interface HostSpec {
   knownHostsFiles?: string[];
   /** Where accept-new records a new key: the first user known_hosts file. */
   knownHostsWriteFile?: string;
+  /** ssh_config HashKnownHosts yes: accept-new writes the host name hashed, as ssh does. */
+  hashKnownHosts?: boolean;
   hostKeyPolicy?: HostKeyPolicy;
   connectTimeoutMs?: number;
   keepaliveIntervalMs?: number;

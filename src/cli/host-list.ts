@@ -1,13 +1,20 @@
 // The hosts a run is about, from the options that select them: --local, the
 // --hosts file, --inventory sources, host arguments, then --limit. The one
-// place that turns options into the HostSpec list (a scan and anything else
-// that takes the same options read it here), before ssh_config is applied.
+// place that turns options into the HostSpec list and the ssh_config context,
+// so a scan and `plan` see the same list from the same options.
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PatternError, selectByPattern, type PatternIndex } from '../hosts/ansible-pattern.js';
 import { FILE_REASON, HostsFileError, hostKey, parseHostArg, readHostsFile } from '../hosts/index.js';
 import { hostName } from '../hosts/host-name.js';
 import { InventoryError, readInventories } from '../hosts/inventory.js';
+import type { ResolveContext } from '../hosts/resolve.js';
+import { configFiles } from '../hosts/ssh-config.js';
 import type { HostSpec } from '../types.js';
+import { localAccount } from './local-account.js';
+import type { CliOptions } from './options.js';
 
 export interface HostListOptions {
   local: boolean;
@@ -30,6 +37,15 @@ export interface HostList {
 
 /** A selection that cannot be made (no hosts, a bad --limit): exit 1 with this message. */
 export class HostListError extends Error {}
+
+/** A mistake in the options (exit 1 before anything connects). */
+export class UsageError extends Error {}
+
+/** The options typed on the command line (not defaults): they beat ssh_config, defaults do not. */
+export function typedOptions(cmd: Command): Set<string> {
+  const names = ['user', 'port', 'knownHosts', 'hostKeyPolicy', 'connectTimeout', 'keepalive'];
+  return new Set(names.filter((n) => cmd.getOptionValueSource(n) === 'cli'));
+}
 
 /**
  * The host list. `typed` names the options typed on the command line: -l and
@@ -119,6 +135,31 @@ async function limitHosts(hosts: HostSpec[], limit: string, inventory: PatternIn
   const out = hosts.filter((h) => chosen.has(hostName(h)));
   if (out.length === 0) throw new HostListError(`--limit ${JSON.stringify(limit)} selects none of the ${hosts.length} host(s) listed`);
   return out;
+}
+
+/** How ssh_config is read for this run, with what the command line fixed. */
+export function resolveContextOf(opts: CliOptions, typed: ReadonlySet<string>, defaultIdentities: string[]): ResolveContext {
+  const me = localAccount();
+  return {
+    config: { files: configFiles(opts.config, me.home), home: me.home, localUser: me.name, uid: me.uid },
+    given: {
+      user: typed.has('user') ? opts.user : undefined,
+      port: typed.has('port') ? opts.port : undefined,
+      jump: opts.jump,
+      knownHosts: typed.has('knownHosts') ? opts.knownHosts : undefined,
+      hostKeyPolicy: typed.has('hostKeyPolicy') ? opts.hostKeyPolicy : undefined,
+      connectTimeoutMs: typed.has('connectTimeout') ? opts.connectTimeout * 1000 : undefined,
+      keepaliveIntervalMs: typed.has('keepalive') ? opts.keepalive * 1000 : undefined,
+    },
+    legacy: opts.legacyAlgorithms,
+    defaultIdentities,
+    identities: opts.identity,
+  };
+}
+
+/** The key files ssh tries when nothing names one, those that exist. */
+export function defaultIdentities(home: string = localAccount().home): string[] {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(home, '.ssh', n)).filter((p) => existsSync(p));
 }
 
 export { InventoryError };

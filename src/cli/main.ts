@@ -1,17 +1,17 @@
 // The command: read and check everything first (exit 1 on any problem, before
 // a single connection), then sweep, then report. Standard output carries only
 // results (archive paths, or JSON with --json); diagnostics go to standard error.
-import { CommanderError, type Command } from 'commander';
+import { CommanderError } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { HostsError, HostsFileError, parseShard, selectShard, writeRetryFile } from '../hosts/index.js';
 import { hostName } from '../hosts/host-name.js';
-import { resolveHost, type ResolveContext } from '../hosts/resolve.js';
-import { configFiles, SshConfigError } from '../hosts/ssh-config.js';
+import { resolveHost } from '../hosts/resolve.js';
+import { SshConfigError } from '../hosts/ssh-config.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
@@ -28,7 +28,7 @@ import { escapeControls } from '../text/peer-text.js';
 import { registerSecret } from '../text/secret-scrub.js';
 import type { HostOutcome, HostSpec } from '../types.js';
 import { version } from '../version.js';
-import { HostListError, InventoryError, readHostList } from './host-list.js';
+import { defaultIdentities, HostListError, InventoryError, readHostList, resolveContextOf, typedOptions, UsageError } from './host-list.js';
 import { buildCommand, readOptions, type CliOptions } from './options.js';
 import { localAccount } from './local-account.js';
 import { checkDestination, checkIdentities, checkKnownHosts, checkOutFolder, checkReportName, identityProblem, PreflightError } from './preflight.js';
@@ -41,8 +41,6 @@ import { uploadOnlyOptionsGiven } from '../upload/upload-options.js';
 import { startUploadRun, uploadSummaryLine, type UploadRun } from '../upload/upload-run.js';
 
 export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, interrupted: 130 } as const;
-
-class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   guardStdio();
@@ -113,12 +111,6 @@ async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 
   }
 }
 
-/** The options typed on the command line (not defaults): they beat ssh_config, defaults do not. */
-function typedOptions(cmd: Command): Set<string> {
-  const names = ['user', 'port', 'knownHosts', 'hostKeyPolicy', 'connectTimeout', 'keepalive'];
-  return new Set(names.filter((n) => cmd.getOptionValueSource(n) === 'cli'));
-}
-
 async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   opts.out = await checkOutFolder(opts.out);
   if (opts.report) {
@@ -159,21 +151,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
       if (problem) notes.push(`${file}: ${problem}; not used`);
       else fallback.push(file);
     }
-    const ctx: ResolveContext = {
-      config: { files: configFiles(opts.config, me.home), home: me.home, localUser: me.name, uid: me.uid },
-      given: {
-        user: typed.has('user') ? opts.user : undefined,
-        port: typed.has('port') ? opts.port : undefined,
-        jump: opts.jump,
-        knownHosts: typed.has('knownHosts') ? opts.knownHosts : undefined,
-        hostKeyPolicy: typed.has('hostKeyPolicy') ? opts.hostKeyPolicy : undefined,
-        connectTimeoutMs: typed.has('connectTimeout') ? opts.connectTimeout * 1000 : undefined,
-        keepaliveIntervalMs: typed.has('keepalive') ? opts.keepalive * 1000 : undefined,
-      },
-      legacy: opts.legacyAlgorithms,
-      defaultIdentities: fallback,
-      identities: opts.identity,
-    };
+    const ctx = resolveContextOf(opts, typed, fallback);
     hosts = hosts.map((h) => resolveHost(h, ctx));
     checkSshPaths(hosts.filter((h) => (h.transport ?? opts.transport) === 'openssh'));
     await checkKnownHostsOf(hosts, opts);
@@ -253,10 +231,6 @@ async function rowIdentityProblems(hosts: HostSpec[], passphrase: string | undef
     if (problem) rejected.set(h, credentialError(displayTarget(h), `identity ${file} (${h.origin.file}:${h.origin.line})`, problem));
   }
   return rejected;
-}
-
-function defaultIdentities(home: string): string[] {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(home, '.ssh', n)).filter((p) => existsSync(p));
 }
 
 /** --tag, --machine, --config-host, --cluster, --virt: for every host whose row does not give its own. */

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { Algorithms, HostKeyPolicy, HostSpec } from '../types.js';
 import { applyAlgorithmList, defaultAlgorithms } from '../transport/algorithms.js';
 import { parseJumpChain } from './jump-spec.js';
-import { expandTokens, first, resolveSshConfig, SshConfigError, type ConfigContext, type ConfigValue, type EffectiveConfig } from './ssh-config.js';
+import { expandTokens, first, resolveSshConfig, SshConfigError, type ConfigContext, type ConfigValue, type EffectiveConfig, type TokenValues } from './ssh-config.js';
 
 /** What the command line fixed (undefined: not typed) and the defaults behind everything. */
 export interface ResolveContext {
@@ -96,31 +96,44 @@ export function policyOf(value: string, where: string): HostKeyPolicy {
   }
 }
 
+/** Why the ssh2 transport would refuse a host: the keyword (or Match criterion) and where it was set. */
+export interface Refusal {
+  keyword: string;
+  file: string;
+  line: number;
+  message: string;
+}
+
 /** Why the ssh2 transport must refuse this configuration, or undefined. */
-function unsupportedReason(c: EffectiveConfig): string | undefined {
+function unsupportedReason(c: EffectiveConfig): Refusal | undefined {
   const advice = 'the ssh2 transport cannot do this; scan this host with --transport openssh';
   const problem = c.problems[0];
-  if (problem) return `ssh_config ${problem.file}:${problem.line}: ${problem.keyword} ${advice}`;
+  if (problem) return { ...problem, message: `ssh_config ${problem.file}:${problem.line}: ${problem.keyword} ${advice}` };
   for (const [key, u] of Object.entries(UNSUPPORTED)) {
     const v = c.values.get(key)?.[0];
     if (!v) continue;
     const value = v.args.join(' ');
-    if (u.harmless.includes(value.toLowerCase())) continue;
+    const lower = value.toLowerCase();
+    // `false` is ssh's other word for `no` in every yes/no keyword.
+    if (u.harmless.includes(lower) || (lower === 'false' && u.harmless.includes('no'))) continue;
     // Debian's /etc/ssh/ssh_config turns GSSAPI on for every host; ssh then tries it
     // first and goes on to the next method, so only a user's own setting is a choice.
     if (key === 'gssapiauthentication' && v.system) continue;
-    return `ssh_config ${at(v)}: ${u.keyword} ${value}: ${advice}`;
+    return { keyword: u.keyword, file: v.file, line: v.line, message: `ssh_config ${at(v)}: ${u.keyword} ${value}: ${advice}` };
   }
   return undefined;
 }
 
-function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algorithms; problem?: string } {
+function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algorithms; problem?: Refusal } {
   const algorithms = defaultAlgorithms(legacy);
   for (const [keyword, kind] of Object.entries(ALGORITHM_KEYWORDS)) {
     const v = c.values.get(keyword)?.[0];
     if (!v) continue;
     const { list } = applyAlgorithmList(kind, algorithms[kind], v.args.join(''));
-    if (list.length === 0) return { algorithms, problem: `ssh_config ${at(v)}: ${v.args.join('')}: none of these ${keyword} is supported by the ssh2 transport; scan this host with --transport openssh` };
+    if (list.length === 0) {
+      const message = `ssh_config ${at(v)}: ${v.args.join('')}: none of these ${keyword} is supported by the ssh2 transport; scan this host with --transport openssh`;
+      return { algorithms, problem: { keyword: v.keyword, file: v.file, line: v.line, message } };
+    }
     algorithms[kind] = list;
   }
   return { algorithms };
@@ -128,6 +141,19 @@ function algorithmsFor(c: EffectiveConfig, legacy: boolean): { algorithms: Algor
 
 /** The host as the transports need it. Throws SshConfigError for a configuration ssh would refuse too. */
 export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): HostSpec {
+  return resolveExplained(spec, ctx, hop, depth).spec;
+}
+
+/** What resolveHost gives, with the configuration it read and why the ssh2 transport would refuse the host (for `plan`). */
+export interface ResolvedHost {
+  spec: HostSpec;
+  config: EffectiveConfig;
+  refusal?: Refusal;
+  /** UserKnownHostsFile as ssh_config gives it, expanded ([] for none); undefined when unset. */
+  userKnownHosts?: string[];
+}
+
+export function resolveExplained(spec: HostSpec, ctx: ResolveContext, hop = false, depth = 0): ResolvedHost {
   const typed = spec.host;
   // Per host first (user@host, the user/port columns), then -l / -p; the config comes after both.
   const user = spec.user || (hop ? undefined : ctx.given.user);
@@ -143,10 +169,11 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   }
   out.port = spec.port || (hop ? undefined : ctx.given.port) || configPort || 22;
 
-  const tokens = { h: out.host, n: typed, p: out.port, r: out.user, d: ctx.config.home, u: ctx.config.localUser, i: ctx.config.uid };
-  const expand = (v: ConfigValue, value: string, allowed?: string): string => {
+  const alias = first(c, 'hostkeyalias');
+  const tokens: TokenValues = { h: c.hostname, n: typed, p: out.port, r: out.user, d: ctx.config.home, u: ctx.config.localUser, i: ctx.config.uid, hostKeyAlias: alias?.toLowerCase() };
+  const expand = (v: ConfigValue, value: string): string => {
     try {
-      return expandTokens(value, tokens, allowed);
+      return expandTokens(value, tokens, { dollar: true });
     } catch (err) {
       throw new SshConfigError(`${at(v)}: ${(err as Error).message}`);
     }
@@ -174,22 +201,27 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
   if (only !== undefined) out.identitiesOnly = only;
   const pw = yesNo(c, 'passwordauthentication');
   if (pw !== undefined) out.passwordAuthentication = pw;
-  const kbd = yesNo(c, 'kbdinteractiveauthentication') ?? yesNo(c, 'challengeresponseauthentication');
+  // ChallengeResponseAuthentication is an alias of it (ssh-config-keywords.ts).
+  const kbd = yesNo(c, 'kbdinteractiveauthentication');
   if (kbd !== undefined) out.kbdInteractiveAuthentication = kbd;
 
   const strict = c.values.get('stricthostkeychecking')?.[0];
   if (ctx.given.hostKeyPolicy) out.hostKeyPolicy = ctx.given.hostKeyPolicy;
   else if (strict) out.hostKeyPolicy = policyOf(strict.args[0], at(strict));
+  const userFiles = c.values.get('userknownhostsfile')?.[0];
+  const userKnownHosts = userFiles?.args.filter((f) => f.toLowerCase() !== 'none').map((f) => expand(userFiles, f));
   if (ctx.given.knownHosts === undefined) {
-    const userFiles = c.values.get('userknownhostsfile')?.[0];
     const globalFiles = c.values.get('globalknownhostsfile')?.[0];
     if (userFiles || globalFiles) {
-      const u = userFiles ? userFiles.args.filter((f) => f !== 'none').map((f) => expand(userFiles, f)) : [`${ctx.config.home}/.ssh/known_hosts`];
-      const g = globalFiles ? globalFiles.args.filter((f) => f !== 'none').map((f) => expand(globalFiles, f)) : [];
+      const u = userKnownHosts ?? [`${ctx.config.home}/.ssh/known_hosts`];
+      const g = globalFiles ? globalFiles.args.filter((f) => f.toLowerCase() !== 'none').map((f) => expand(globalFiles, f)) : [];
       out.knownHostsFiles = [...u, ...g];
       if (u[0]) out.knownHostsWriteFile = u[0];
     }
   }
+  const hash = yesNo(c, 'hashknownhosts');
+  if (hash) out.hashKnownHosts = true;
+  else delete out.hashKnownHosts;
   const connect = seconds(c, 'connecttimeout');
   out.connectTimeoutMs = ctx.given.connectTimeoutMs ?? (connect ? connect * 1000 : undefined);
   if (out.connectTimeoutMs === undefined) delete out.connectTimeoutMs;
@@ -203,15 +235,17 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
 
   const { algorithms, problem } = algorithmsFor(c, ctx.legacy);
   out.algorithms = algorithms;
-  const reason = problem ?? unsupportedReason(c);
-  if (reason) out.unsupported = reason;
-  else delete out.unsupported;
+  let refusal = problem ?? unsupportedReason(c);
   if (out.addressFamily && isIP(out.host) && isIP(out.host) !== out.addressFamily) {
-    out.unsupported = `AddressFamily inet${out.addressFamily === 6 ? '6' : ''} excludes the address ${out.host}`;
+    const v = c.values.get('addressfamily')![0];
+    refusal = { keyword: 'AddressFamily', file: v.file, line: v.line, message: `AddressFamily inet${out.addressFamily === 6 ? '6' : ''} excludes the address ${out.host}` };
   }
+  if (refusal) out.unsupported = refusal.message;
+  else delete out.unsupported;
 
   // -J, then the jump column, then ProxyJump. A bastion has only its own ProxyJump, and only
   // the first one's counts: ssh reaches the later ones through the hop before (-W).
+  let hopRefusal: Refusal | undefined;
   const proxyJump = c.values.get('proxyjump')?.[0];
   const chain = hop ? proxyJump?.args.join(',') : ctx.given.jump ?? spec.jump ?? proxyJump?.args.join(',');
   if (chain !== undefined) {
@@ -225,7 +259,10 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
     if (depth >= MAX_JUMP_DEPTH) throw new SshConfigError(`${where}: bastions reached through more than ${MAX_JUMP_DEPTH} levels of ProxyJump (a loop?)`);
     if (hops.length) {
       const resolved = hops.map((h, i) => {
-        const r = resolveHost({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true, depth + 1);
+        const explained = resolveExplained({ host: h.host, port: h.port, user: h.user, identities: [], tag: '', origin: spec.origin }, ctx, true, depth + 1);
+        // A bastion the ssh2 transport refuses fails the hosts behind it (plan says so for them).
+        hopRefusal ??= explained.refusal;
+        const r = explained.spec;
         const before = i === 0 ? r.jumpHosts ?? [] : [];
         delete r.jumpHosts;
         delete r.jump;
@@ -238,5 +275,5 @@ export function resolveHost(spec: HostSpec, ctx: ResolveContext, hop = false, de
       delete out.jumpHosts;
     }
   }
-  return out;
+  return { spec: out, config: c, refusal: refusal ?? hopRefusal, userKnownHosts };
 }

@@ -1,18 +1,25 @@
-// OpenSSH client configuration: which values ssh_config gives one host, with
-// OpenSSH's rules (readconf.c): Host and Match blocks, Include (conditional
-// when inside a block), the first value wins, IdentityFile accumulates, a
-// second pass when a block asks for `Match final`/`canonical`. The syntax is
-// read by the maintained `ssh-config` parser; only the evaluation is ours,
-// because the package's compute() knows neither Match nor Include.
-// What the values mean for a scan is decided in ssh-config-apply.ts.
+// OpenSSH client configuration: which values ssh_config gives one host, read
+// as OpenSSH 9.2 reads it (readconf.c, ssh.c): every line cut by ssh's own
+// rules (ssh-config-lines.ts) and checked against its keyword table
+// (ssh-config-keywords.ts: aliases, IgnoreUnknown, values ssh refuses), Host
+// and Match blocks, Include (parse-only inside a block that does not apply),
+// the first value wins (IdentityFile adds up; ProxyJump and ProxyCommand are
+// one setting), and the second pass ssh makes when a block says `Match final`
+// or CanonicalizeHostname is on, with Host lines then matched against the
+// final host name. What the values mean for a scan is decided in resolve.ts.
+//
+// The `ssh-config` npm package read this before; it cannot express these rules
+// (it split `Host a,b`, refused `Match !final`, ignored unknown keywords and
+// kept no line numbers), so the reading is ours.
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
-import { hostname as localHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import SSHConfig, { type Line } from 'ssh-config';
 import { readConfigFileText, UntrustedConfigError } from './config-file-trust.js';
+import { parseJumpChain } from './jump-spec.js';
+import { canonicalKeyword, checkValue, kindOf } from './ssh-config-keywords.js';
+import { ConfigSyntaxError, cutFile, nonAscii, strdelim, type ConfigLine } from './ssh-config-lines.js';
+import { expandTokens as expandTokensOf, looksLikeAddress, numericHost, TokenError, type TokenValues } from './ssh-config-tokens.js';
 
-/** The keywords whose every value counts (OpenSSH adds them up); the rest: the first value wins. */
-const ACCUMULATE = new Set(['identityfile', 'certificatefile', 'localforward', 'remoteforward', 'dynamicforward', 'sendenv']);
+export type { TokenValues } from './ssh-config-tokens.js';
 
 const MAX_INCLUDE_DEPTH = 16; // as OpenSSH's READCONF_MAX_DEPTH
 
@@ -36,9 +43,11 @@ export interface ConfigValue {
   file: string;
   line: number;
   system: boolean;
+  /** The keyword as written (an alias such as PubkeyAcceptedKeyTypes stays visible). */
+  keyword: string;
 }
 
-/** A `Match` criterion the ssh2 transport cannot evaluate (exec, localnetwork...). */
+/** A `Match` criterion the ssh2 transport cannot evaluate (exec). */
 export interface ConfigProblem {
   keyword: string;
   file: string;
@@ -46,27 +55,39 @@ export interface ConfigProblem {
 }
 
 export interface EffectiveConfig {
-  /** Lower-case keyword -> its values (one for first-wins keywords, all for IdentityFile...). */
+  /** Canonical lower-case keyword -> its values (one for first-wins keywords, all for IdentityFile...). */
   values: Map<string, ConfigValue[]>;
-  /** HostName with %h expanded, else the name asked for. */
+  /** The host name ssh connects to: HostName with %h expanded, lower-cased, numeric addresses written out. */
   hostname: string;
   problems: ConfigProblem[];
+  /** ssh read the files a second time (Match final, CanonicalizeHostname). */
+  finalPass: boolean;
 }
 
 export class SshConfigError extends Error {}
 
+/** ssh's token expansion (ssh-config-tokens.ts); a bad token is an SshConfigError. */
+export function expandTokens(value: string, t: TokenValues, opts: { dollar?: boolean; tilde?: boolean } = {}): string {
+  try {
+    return expandTokensOf(value, t, opts);
+  } catch (err) {
+    if (err instanceof TokenError) throw new SshConfigError(err.message);
+    throw err;
+  }
+}
+
 /** The first value of a keyword, its arguments joined by one space. */
-export function first(c: EffectiveConfig, keyword: string): string | undefined {
+export function first(c: Pick<EffectiveConfig, 'values'>, keyword: string): string | undefined {
   return c.values.get(keyword)?.[0]?.args.join(' ');
 }
 
-const parsed = new Map<string, ReturnType<typeof SSHConfig.parse> | null>();
+const parsed = new Map<string, ConfigLine[] | null>();
 
 /**
- * A config file, parsed once per run; null when it does not exist (as ssh: no
+ * A config file, cut once per run; null when it cannot be opened (as ssh: no
  * file, no settings). `checked`: refused unless ssh would trust it (config-file-trust.ts).
  */
-function parseFile(path: string, checked: boolean): ReturnType<typeof SSHConfig.parse> | null {
+function parseFile(path: string, checked: boolean): ConfigLine[] | null {
   const key = `${checked ? 'checked' : 'system'}\0${path}`;
   if (parsed.has(key)) return parsed.get(key)!;
   let text: string | undefined;
@@ -77,70 +98,45 @@ function parseFile(path: string, checked: boolean): ReturnType<typeof SSHConfig.
     // As ssh (readconf.c): a file it cannot open is no settings, not an error. A
     // run as another user whose HOME is root's cannot even look into /root.
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOTDIR') throw new SshConfigError(`ssh_config ${path}: ${(err as Error).message}`);
+    if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'ENOTDIR' && code !== 'EISDIR') throw new SshConfigError(`ssh_config ${path}: ${(err as Error).message}`);
   }
-  let result: ReturnType<typeof SSHConfig.parse> | null = null;
+  let result: ConfigLine[] | null = null;
   if (text !== undefined) {
     try {
-      result = SSHConfig.parse(text);
+      result = cutFile(text, path);
     } catch (err) {
-      throw new SshConfigError(`ssh_config ${path}: ${(err as Error).message}`);
+      if (err instanceof ConfigSyntaxError) throw new SshConfigError(`ssh_config ${err.message}`);
+      throw err;
     }
-    numberLines(result, text);
   }
   parsed.set(key, result);
   return result;
 }
 
-/**
- * The parser keeps no line numbers. Its directives, walked depth first, are the
- * file's non-blank, non-comment lines in order, so they are numbered from those.
- */
-function numberLines(lines: Line[], text: string): void {
-  const numbers: number[] = [];
-  text.split('\n').forEach((l, i) => {
-    const t = l.trim();
-    if (t !== '' && !t.startsWith('#')) numbers.push(i + 1);
-  });
-  let next = 0;
-  const walk = (ls: Line[]): void => {
-    for (const l of ls) {
-      if (l.type !== SSHConfig.DIRECTIVE) continue;
-      (l as Line & { lineNo?: number }).lineNo = numbers[next++];
-      const children = (l as { config?: Line[] }).config;
-      if (Array.isArray(children)) walk(children);
-    }
-  };
-  walk(lines);
-}
+const compiled = new Map<string, RegExp>();
 
-function argsOf(line: Line): string[] {
-  const v = (line as { value: unknown }).value;
-  if (Array.isArray(v)) return v.map((x: { val: string }) => x.val);
-  const s = String(v ?? '');
-  // `UserKnownHostsFile a b` arrives as one unquoted string.
-  if ((line as { quoted?: boolean }).quoted) return [s];
-  return s.split(/[ \t]+/).filter((a) => a !== '');
-}
-
-/** OpenSSH's match_pattern: `*` and `?`, anchored. */
+/** OpenSSH's match_pattern: `*` and `?`, anchored. Each pattern is compiled once (every host meets every line). */
 export function matchPattern(s: string, pattern: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    compiled.set(pattern, re);
+  }
   return re.test(s);
 }
 
 /**
- * OpenSSH's match_pattern_list: true when a positive pattern matches and no
- * negated one does; any negated match makes the whole list false.
+ * OpenSSH's match_pattern_list: a comma-separated list, true when a positive
+ * pattern matches and no negated one does. With lower, the patterns are
+ * lower-cased (the subject is the caller's business, as in match.c).
  */
-export function matchPatternList(s: string, patterns: string[], lower: boolean): boolean {
-  const subject = lower ? s.toLowerCase() : s;
+export function matchPatternList(s: string, list: string, lower: boolean): boolean {
   let got = false;
-  for (const raw of patterns.flatMap((p) => p.split(','))) {
-    if (raw === '') continue;
+  for (const raw of list.split(',')) {
     const negated = raw.startsWith('!');
-    const p = lower ? (negated ? raw.slice(1) : raw).toLowerCase() : negated ? raw.slice(1) : raw;
-    if (matchPattern(subject, p)) {
+    let p = negated ? raw.slice(1) : raw;
+    if (lower) p = p.toLowerCase();
+    if (matchPattern(s, p)) {
       if (negated) return false;
       got = true;
     }
@@ -148,34 +144,14 @@ export function matchPatternList(s: string, patterns: string[], lower: boolean):
   return got;
 }
 
-export interface TokenValues {
-  h?: string; // remote host name (after HostName)
-  n?: string; // the name as given
-  p?: number;
-  r?: string; // remote user
-  d: string; // local home
-  u: string; // local user
-  i: number; // local uid
-}
-
-/** `%x` tokens and a leading `~`, as ssh expands IdentityFile, UserKnownHostsFile, IdentityAgent. */
-export function expandTokens(value: string, t: TokenValues, allowed = 'hnprdui'): string {
-  let v = value;
-  if (v === '~' || v.startsWith('~/')) v = t.d + v.slice(1);
-  const table: Record<string, string | undefined> = {
-    '%': '%', h: t.h, n: t.n, p: t.p === undefined ? undefined : String(t.p), r: t.r, d: t.d, u: t.u, i: String(t.i),
-    l: localHostname(), L: localHostname().split('.')[0],
-  };
-  return v.replace(/%(.)?/g, (_m, k: string | undefined) => {
-    if (k === undefined) throw new SshConfigError(`"${value}": a "%" at the end`);
-    const known = k === '%' || ((allowed + 'lL').includes(k) && table[k] !== undefined);
-    if (!known) throw new SshConfigError(`"${value}": unknown token %${k}`);
-    return table[k]!;
-  });
-}
+/** match.c match_hostname: the host lower-cased against a lower-cased pattern list. */
+const matchHostname = (host: string, list: string): boolean => matchPatternList(host.toLowerCase(), list, true);
 
 interface PassState {
+  /** The name as given (ssh's host_arg): Match originalhost, %n, and Host lines in the first pass. */
   originalHost: string;
+  /** What Host lines match: the name as given, then (second pass) the final host name. */
+  hostForHostLines: string;
   localUser: string;
   ctx: ConfigContext;
   values: Map<string, ConfigValue[]>;
@@ -184,66 +160,122 @@ interface PassState {
   wantFinal: boolean;
   /** -l / --user / the user column: `Match user` sees them before the config's own User. */
   user?: string;
-}
-
-function currentHost(s: PassState): string {
-  const hn = s.values.get('hostname')?.[0]?.args[0];
-  if (!hn) return s.originalHost;
-  return hn.replace(/%(.)/g, (m, k: string) => (k === 'h' ? s.originalHost : k === '%' ? '%' : m));
+  /** The second pass: the host name fixed after the first. */
+  finalHost?: string;
 }
 
 function set(s: PassState, keyword: string, v: ConfigValue): void {
+  // ProxyJump and ProxyCommand are one setting: whichever comes first (`none` included).
+  if ((keyword === 'proxyjump' || keyword === 'proxycommand') && (s.values.has('proxyjump') || s.values.has('proxycommand'))) return;
   const have = s.values.get(keyword);
+  const kind = kindOf(keyword);
   if (!have) s.values.set(keyword, [v]);
   // A repeated file counts once (readconf.c add_identity_file), e.g. on the second pass.
-  else if (ACCUMULATE.has(keyword) && !have.some((h) => h.args.join(' ') === v.args.join(' '))) have.push(v);
+  else if (kind === 'accumulate' && !have.some((h) => h.args.join(' ') === v.args.join(' '))) have.push(v);
+  else if (keyword === 'sendenv') have.push(v);
+  // Every other keyword, lists included (UserKnownHostsFile a b): the first line wins whole.
 }
 
-function matchLine(s: PassState, args: string[], file: string, line: number): boolean {
+/** %h and %% in HostName, the only tokens ssh allows there. */
+function expandHostName(hostname: string, h: string, at: string): string {
+  return hostname.replace(/%(.?)/g, (_m, k: string) => {
+    if (k === 'h') return h;
+    if (k === '%') return '%';
+    throw new SshConfigError(`ssh_config ${at}: HostName ${hostname}: unknown token %${k} (HostName takes %h and %%)`);
+  });
+}
+
+/** The host Match host sees (readconf.c match_cfg_line). */
+function matchHost(s: PassState): string {
+  if (s.finalPass) return s.finalHost!;
+  const hn = s.values.get('hostname')?.[0];
+  return hn ? expandHostName(hn.args[0], s.originalHost, `${hn.file}:${hn.line}`) : s.originalHost;
+}
+
+function configUser(s: PassState): string {
+  return s.user || (s.values.get('user')?.[0]?.args[0] ?? s.localUser);
+}
+
+/** readconf.c match_cfg_line: true/false, or throws for a line ssh refuses. */
+function matchLine(s: PassState, l: ConfigLine, file: string): boolean {
+  const where = `ssh_config ${file} line ${l.line}`;
   let result = true;
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i];
-    const negate = raw.startsWith('!');
-    const attr = (negate ? raw.slice(1) : raw).toLowerCase();
-    if (attr === 'all') {
-      if (negate) result = false;
+  let attributes = 0;
+  let at: number | undefined = 0;
+  const next = (): string | undefined => {
+    if (at === undefined) return undefined;
+    const r = strdelim(l.rest, at);
+    at = r.next;
+    return r.token ?? undefined;
+  };
+  for (let attrib = next(); attrib !== undefined && attrib !== ''; attrib = next()) {
+    if (attrib.startsWith('#')) break;
+    const negate = attrib.startsWith('!');
+    const name = (negate ? attrib.slice(1) : attrib).toLowerCase();
+    if (name === 'all') {
+      const after = next();
+      if (attributes > 1 || (after !== undefined && after !== '' && !after.startsWith('#'))) {
+        throw new SshConfigError(`${where}: '${attrib}' cannot be combined with other Match attributes`);
+      }
+      if (result) result = !negate;
+      return result;
+    }
+    attributes++;
+    if (name === 'canonical' || name === 'final') {
+      // Only `final` asks for the second pass; `canonical` alone never matches without one.
+      if (name === 'final') s.wantFinal = true;
+      if (s.finalPass === negate) result = false;
       continue;
     }
-    if (attr === 'canonical' || attr === 'final') {
-      // Without CanonicalizeHostname, ssh reads the files a second time and these match then.
-      s.wantFinal = true;
-      if ((s.finalPass ? 1 : 0) === (negate ? 1 : 0)) result = false;
-      continue;
-    }
-    const arg = args[++i];
-    if (arg === undefined) throw new SshConfigError(`${file}:${line}: Match ${attr} needs an argument`);
+    const arg = next();
+    if (arg === undefined || arg === '' || arg.startsWith('#')) throw new SshConfigError(`${where}: Missing Match criteria for ${name}`);
     let ok: boolean;
-    switch (attr) {
+    switch (name) {
       case 'host':
-        ok = matchPatternList(currentHost(s), [arg], true);
+        ok = matchHostname(matchHost(s), arg);
         break;
       case 'originalhost':
-        ok = matchPatternList(s.originalHost, [arg], true);
+        ok = matchHostname(s.originalHost, arg);
         break;
       case 'user':
-        ok = matchPatternList(s.user ?? first({ values: s.values } as EffectiveConfig, 'user') ?? s.localUser, [arg], false);
+        ok = matchPatternList(configUser(s), arg, false);
         break;
       case 'localuser':
-        ok = matchPatternList(s.localUser, [arg], false);
+        ok = matchPatternList(s.localUser, arg, false);
         break;
-      default:
-        // exec, localnetwork, tagged, ...: ssh would decide here; we cannot, so the host fails
-        // (naming the criterion) unless the criteria before it already ruled the block out.
-        if (result) s.problems.push({ keyword: `Match ${attr}`, file, line });
-        result = false;
+      case 'exec':
+        // ssh runs the command here; we never do. Where the block could still apply, the
+        // host is refused naming the line (ssh2 transport), and the block is taken as not matching.
+        if (result) {
+          s.problems.push({ keyword: 'Match exec', file, line: l.line });
+          result = false;
+        }
         continue;
+      default:
+        throw new SshConfigError(`${where}: Unsupported Match attribute ${name} (OpenSSH 9.2 knows all, canonical, final, exec, host, originalhost, user, localuser)`);
     }
     if (ok === negate) result = false;
   }
+  if (attributes === 0) throw new SshConfigError(`${where}: One or more attributes required for Match`);
   return result;
 }
 
-function includePaths(pattern: string, from: ConfigFile, ctx: ConfigContext): string[] {
+/** readconf.c Host: each argument one pattern (no commas), case-sensitive; a negated match rules the line out. */
+function hostLine(host: string, l: ConfigLine, file: string): boolean {
+  let active = false;
+  for (const raw of l.args) {
+    if (raw === '') throw new SshConfigError(`ssh_config ${file} line ${l.line}: keyword ${l.keyword} empty argument`);
+    const negated = raw.startsWith('!');
+    if (matchPattern(host, negated ? raw.slice(1) : raw)) {
+      if (negated) return false;
+      active = true;
+    }
+  }
+  return active;
+}
+
+function includePaths(pattern: string, from: ConfigFile, ctx: ConfigContext, where: string): string[] {
+  if (pattern.startsWith('~') && from.system) throw new SshConfigError(`${where}: bad include path ${pattern} (a system file may not use ~)`);
   let p = pattern;
   if (p === '~' || p.startsWith('~/')) p = ctx.home + p.slice(1);
   if (!isAbsolute(p)) p = join(from.system ? '/etc/ssh' : join(ctx.home, '.ssh'), p);
@@ -288,52 +320,92 @@ function globNow(path: string): string[] {
   });
 }
 
-function evaluate(s: PassState, lines: Line[], from: ConfigFile, active: boolean, depth: number): void {
+/** The text of ProxyJump as parse_jump reads it: a comment and trailing blanks cut. */
+function jumpText(rest: string): string {
+  return rest.replace(/^[ \t\r\n=]+/, '').replace(/#.*$/, '').replace(/[ \t\r\n]+$/, '');
+}
+
+/** One file, line by line, as readconf.c read_config_file_depth: `active` is shared with the includer. */
+function evaluate(s: PassState, lines: ConfigLine[], from: ConfigFile, state: { active: boolean }, neverMatch: boolean, depth: number): void {
   for (const l of lines) {
-    if (l.type !== SSHConfig.DIRECTIVE) continue;
-    const keyword = (l as { param: string }).param.toLowerCase();
-    const line = (l as Line & { lineNo?: number }).lineNo ?? 0;
-    const args = argsOf(l);
-    const children = (l as { config?: Line[] }).config;
+    const where = `ssh_config ${from.path} line ${l.line}`;
+    const keyword = canonicalKeyword(l.keyword);
+    if (keyword === undefined) {
+      const ignored = s.values.get('ignoreunknown')?.[0]?.args[0];
+      if (ignored !== undefined && matchPatternList(l.keyword, ignored, true)) continue;
+      throw new SshConfigError(`${where}: Bad configuration option: ${l.keyword}${nonAscii(l.keyword)}`);
+    }
+    const problem = checkValue(keyword, l);
+    if (problem) throw new SshConfigError(`${where}: ${problem}`);
+    const kind = kindOf(keyword);
     if (keyword === 'host') {
-      // Host lines compare case-sensitively (readconf.c match_pattern); Match host/originalhost do not.
-      evaluate(s, children ?? [], from, matchPatternList(s.originalHost, args, false), depth);
+      const r = hostLine(s.hostForHostLines, l, from.path);
+      state.active = neverMatch ? false : r;
     } else if (keyword === 'match') {
-      evaluate(s, children ?? [], from, matchLine(s, args, from.path, line), depth);
-    } else if (!active) {
-      continue;
-    } else if (keyword === 'include') {
-      if (depth >= MAX_INCLUDE_DEPTH) throw new SshConfigError(`${from.path}:${line}: Include nested more than ${MAX_INCLUDE_DEPTH} deep`);
-      for (const pattern of args) {
-        for (const path of includePaths(pattern, from, s.ctx)) {
+      const r = matchLine(s, l, from.path);
+      state.active = neverMatch ? false : r;
+    } else if (kind === 'include') {
+      if (depth >= MAX_INCLUDE_DEPTH) throw new SshConfigError(`${where}: Include nested more than ${MAX_INCLUDE_DEPTH} deep`);
+      const outer = state.active;
+      for (const pattern of l.args) {
+        for (const path of includePaths(pattern, from, s.ctx, where)) {
           const inc = parseFile(path, true); // ssh checks every Included file, the system file's too
-          if (inc) evaluate(s, inc, { path, system: from.system }, true, depth + 1);
+          if (inc) evaluate(s, inc, { path, system: from.system }, state, neverMatch || !outer, depth + 1);
+          // Match in an included file does not change the including file's state.
+          state.active = outer;
         }
       }
-    } else {
-      set(s, keyword, { args, file: from.path, line, system: from.system });
+    } else if (kind === 'jump') {
+      const text = jumpText(l.rest);
+      if (text.toLowerCase() !== 'none') {
+        try {
+          parseJumpChain(text);
+        } catch (err) {
+          throw new SshConfigError(`${where}: Invalid ProxyJump "${text}": ${(err as Error).message}`);
+        }
+      }
+      if (state.active) set(s, keyword, { args: [text], file: from.path, line: l.line, system: from.system, keyword: l.keyword });
+    } else if (kind === 'command') {
+      if (state.active) set(s, keyword, { args: [l.rest.replace(/^[ \t\r\n=]+/, '')], file: from.path, line: l.line, system: from.system, keyword: l.keyword });
+    } else if (kind === 'deprecated' || kind === 'unsupported') {
+      continue;
+    } else if (state.active) {
+      set(s, keyword, { args: l.args, file: from.path, line: l.line, system: from.system, keyword: l.keyword });
     }
   }
 }
 
 /** What the configuration files give `host` (the name as typed), as `ssh -G host` would show it. */
 export function resolveSshConfig(host: string, ctx: ConfigContext, given: { user?: string } = {}): EffectiveConfig {
-  const s: PassState = { originalHost: host, localUser: ctx.localUser, ctx, values: new Map(), problems: [], finalPass: false, wantFinal: false, user: given.user };
+  const s: PassState = {
+    originalHost: host, hostForHostLines: host, localUser: ctx.localUser, ctx, values: new Map(), problems: [], finalPass: false, wantFinal: false, user: given.user,
+  };
   const pass = (): void => {
     for (const f of s.ctx.files) {
       const lines = parseFile(f.path, !f.system);
-      if (lines) evaluate(s, lines, f, true, 0);
+      if (lines) evaluate(s, lines, f, { active: true }, false, 0);
     }
   };
   pass();
-  if (s.wantFinal) {
+  // ssh.c: HostName (with %h), lower-cased unless it is an address, which is written out numerically.
+  const hn = s.values.get('hostname')?.[0];
+  let name = hn ? expandHostName(hn.args[0], host, `${hn.file}:${hn.line}`) : host;
+  const family = s.values.get('addressfamily')?.[0]?.args[0].toLowerCase();
+  const numeric = numericHost(name, family === 'inet' ? 4 : family === 'inet6' ? 6 : undefined);
+  if (numeric !== undefined) name = numeric;
+  else if (!looksLikeAddress(name)) name = name.toLowerCase();
+  const canonicalize = (s.values.get('canonicalizehostname')?.[0]?.args[0] ?? 'no').toLowerCase();
+  // With CanonicalizeHostname on, ssh would look the name up in DNS first; we never do
+  // (resolve.ts refuses such a host by name), so the second pass sees the name unchanged.
+  if (s.wantFinal || !['no', 'false'].includes(canonicalize)) {
     s.finalPass = true;
+    s.finalHost = name;
+    s.hostForHostLines = name;
     // Problems are collected again: the second pass sees the same lines.
     s.problems = [];
     pass();
   }
-  // ssh connects to (and looks up known_hosts for) the lower-cased name.
-  return { values: s.values, hostname: currentHost(s).toLowerCase(), problems: s.problems };
+  return { values: s.values, hostname: name, problems: s.problems, finalPass: s.finalPass };
 }
 
 /** The files ssh reads: -F FILE only that, -F none nothing, else ~/.ssh/config then /etc/ssh/ssh_config. */
@@ -361,4 +433,3 @@ export function forgetParsedConfigs(): void {
   parsed.clear();
   globbed.clear();
 }
-

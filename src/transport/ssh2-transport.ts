@@ -24,6 +24,7 @@ import type { HostSpec, Phase } from '../types.js';
 import { peerText } from '../text/peer-text.js';
 import { hostName } from '../hosts/host-name.js';
 import { authPlan } from './auth.js';
+import { appendHashedKnownHost } from './known-hosts-hashed.js';
 import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
 import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type Session, type Transport } from './transport.js';
 
@@ -276,7 +277,8 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
       }
       // Unknown key.
       if (opts.hostKeyPolicy === 'accept-new') {
-        const job = appendQueue.then(() => appendKnownHost(opts.knownHostsWriteFile, spec.host, spec.port, key));
+        const append = spec.hashKnownHosts ? appendHashedKnownHost : appendKnownHost;
+        const job = appendQueue.then(() => append(opts.knownHostsWriteFile, spec.host, spec.port, key));
         appendQueue = job.catch(() => {});
         job.then(
           () => {

@@ -162,11 +162,29 @@ describe('scan one Linux host over a real sshd', { skip }, () => {
     const out = newOut();
     const kh = join(work, 'accept_new_known_hosts');
     writeFileSync(kh, '');
-    const r = await cli([target(), '--out', out, '-i', user.keyPath, '--known-hosts', kh, '--host-key-policy', 'accept-new']);
+    // -F none: Debian's /etc/ssh/ssh_config says HashKnownHosts yes (the next test).
+    const r = await cli([target(), '--out', out, '-i', user.keyPath, '--known-hosts', kh, '--host-key-policy', 'accept-new', '-F', 'none']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(readFileSync(kh, 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 `));
     const again = await cli([target(), '--out', out, '-i', user.keyPath, '--known-hosts', kh]);
     assert.equal(again.code, 0, again.stderr);
+  });
+
+  test('accept-new under HashKnownHosts yes records the key hashed, as ssh does; ssh-keygen -F finds it', async () => {
+    const out = newOut();
+    const kh = join(work, 'accept_new_hashed_known_hosts');
+    writeFileSync(kh, '');
+    const config = join(work, 'hash_config');
+    writeFileSync(config, 'Host *\n  HashKnownHosts yes\n');
+    const r = await cli([target(), '--out', out, '-i', user.keyPath, '--known-hosts', kh, '--host-key-policy', 'accept-new', '-F', config]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(kh, 'utf8');
+    assert.match(text, /^\|1\|\S+ ssh-ed25519 /);
+    assert.ok(!text.includes('127.0.0.1'));
+    assert.match(execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', kh], { encoding: 'utf8' }), /ssh-ed25519/);
+    const again = await cli([target(), '--out', out, '-i', user.keyPath, '--known-hosts', kh, '-F', config]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(readFileSync(kh, 'utf8'), text, 'the hashed entry matched: nothing added');
   });
 
   test('hashed known_hosts entries are matched', async () => {

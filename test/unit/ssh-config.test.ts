@@ -353,7 +353,7 @@ Host *
   });
 
   test('tokens: unknown ones and a trailing % are errors naming the value', () => {
-    const t = { h: 'h', p: 22, r: 'r', d: '/home/u', u: 'u', i: 1000 };
+    const t = { h: 'h', n: 'n', p: 22, r: 'r', d: '/home/u', u: 'u', i: 1000 };
     assert.equal(expandTokens('~/.ssh/id_%r@%h:%p_%%', t), '/home/u/.ssh/id_r@h:22_%');
     assert.throws(() => expandTokens('%z', t), SshConfigError);
     assert.throws(() => expandTokens('abc%', t), /at the end/);
@@ -363,5 +363,119 @@ Host *
     assert.deepEqual(configFiles('none', '/h'), []);
     assert.throws(() => configFiles(join(d, 'missing'), '/h'), /-F .*missing: ENOENT/);
     assert.deepEqual(configFiles(undefined, '/h').map((f) => f.path), ['/h/.ssh/config', '/etc/ssh/ssh_config']);
+  });
+});
+
+// Issue 22: each way we used to read ssh_config differently from OpenSSH 9.2,
+// held against `ssh -G` itself, and what the difference means for the scan.
+describe('ssh_config: the differences from ssh -G that issue 22 lists', { skip: sshMissing }, () => {
+  let d: string;
+  const write = (name: string, text: string): string => {
+    const p = join(d, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const base = (host: string): HostSpec => ({ host, port: 0, user: '', identities: [], tag: '', origin: { file: '<args>', line: 0 } });
+  const resolveWith = (file: string, host: string): HostSpec =>
+    resolveHost(base(host), { config: ctxFor(file), given: {}, legacy: false, defaultIdentities: [], identities: [] });
+  /** ssh -G refuses the file (exit 255), and so do we, naming the file and line. */
+  const bothRefuse = (file: string, host: string, line: number, why: RegExp): void => {
+    const r = spawnSync('ssh', ['-G', '-F', file, host], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    assert.notEqual(r.status, 0, `ssh -G read ${file} for ${host}: ${r.stdout.slice(0, 200)}`);
+    forgetParsedConfigs();
+    assert.throws(() => resolveSshConfig(host, ctxFor(file)), (e: Error) => e instanceof SshConfigError && e.message.includes(`${file} line ${line}:`) && why.test(e.message));
+  };
+  before(() => {
+    forgetParsedConfigs();
+    d = mkdtempSync(join(tmpdir(), 'octoscan-sshconfig-22-'));
+  });
+  after(() => rmSync(d, { recursive: true, force: true }));
+
+  test('negated Match criteria: !canonical, !final and !all are read, not a failure of the whole file', () => {
+    const f = write('negated', 'Match !canonical host nb-*\n  User notcanonical\nMatch !final host nb-*\n  Port 2201\nMatch !all\n  User never\nHost *\n  User fallback\n  ConnectTimeout 3\n');
+    for (const h of ['nb-1', 'other']) assertSame(f, h);
+    assert.equal(resolveWith(f, 'nb-1').user, 'notcanonical');
+  });
+
+  test('the final pass: with Match final, Host lines see the final host name; without it, no second pass and no Match canonical', () => {
+    const withFinal = write('final', 'Host web\n  HostName web.example.com\nHost *.example.com\n  User exuser\n  ProxyJump bastion\nMatch final host nothing-matches-this\n  Port 1\n');
+    assertSame(withFinal, 'web');
+    const s = resolveWith(withFinal, 'web');
+    assert.deepEqual([s.host, s.user, s.jump], ['web.example.com', 'exuser', 'bastion']);
+    const noFinal = write('nofinal', 'Host web\n  HostName web.example.com\nHost *.example.com\n  User exuser\nMatch canonical\n  User canonicaluser\nHost *\n  User plain\n');
+    assertSame(noFinal, 'web');
+    assert.equal(resolveWith(noFinal, 'web').user, 'plain');
+  });
+
+  test('commas: Host alpha,beta is one pattern (commas separate lists only in Match)', () => {
+    const f = write('commas', 'Host alpha,beta\n  User commas\nMatch host gamma,delta\n  User listed\nHost *\n  User other\n');
+    for (const h of ['alpha', 'beta', 'gamma', 'delta']) assertSame(f, h);
+    assert.equal(resolveWith(f, 'alpha').user, 'other');
+    assert.equal(resolveWith(f, 'delta').user, 'listed');
+  });
+
+  test('ProxyJump and ProxyCommand are one setting: the first wins, and ProxyCommand none first means direct', () => {
+    const f = write('proxy', 'Host direct\n  ProxyCommand none\nHost pj-*\n  ProxyJump jumper\nHost pj-* direct\n  ProxyJump never\n  ProxyCommand ssh -W %h:%p gw\n');
+    const g = (h: string) => sshG(f, h);
+    assert.equal(g('direct').get('proxyjump'), undefined);
+    assert.equal(g('direct').get('proxycommand'), undefined);
+    assert.deepEqual(g('pj-1').get('proxyjump'), ['jumper']);
+    const direct = resolveWith(f, 'direct');
+    assert.deepEqual([direct.jump, direct.unsupported], [undefined, undefined]);
+    const jumped = resolveWith(f, 'pj-1');
+    assert.deepEqual([jumped.jump, jumped.unsupported], ['jumper', undefined], 'the ProxyCommand after it is no reason to refuse the host');
+    const f2 = write('proxy2', 'Host *\n  ProxyCommand ssh -W %h:%p gw\n  ProxyJump never\n');
+    assert.deepEqual(sshG(f2, 'x').get('proxyjump'), undefined);
+    assert.match(resolveWith(f2, 'x').unsupported ?? '', /proxy2:2: ProxyCommand/);
+  });
+
+  test('tokens: %C, %k, %L, %l, %i and the rest in IdentityFile, UserKnownHostsFile and IdentityAgent, as ssh expands them', () => {
+    const f = write('tokens', `Host tok
+  HostName tok.example.net
+  Port 2222
+  User tokuser
+  UserKnownHostsFile ~/.ssh/kh_%C %d/kh_%k_%L_%i
+  IdentityAgent /tmp/agent-%C-%n
+  IdentityFile ~/.ssh/id_%k_%h
+`);
+    assertSame(f, 'tok');
+    const s = resolveWith(f, 'tok');
+    const g = sshG(f, 'tok');
+    assert.deepEqual(s.knownHostsFiles, g.get('userknownhostsfile')![0].split(' '));
+    assert.equal(s.identityAgent, g.get('identityagent')![0]);
+    assert.deepEqual(s.identities, [`${me.homedir}/.ssh/id_tok_tok.example.net`]);
+  });
+
+  test('keyword aliases: PubkeyAcceptedKeyTypes and ChallengeResponseAuthentication set PubkeyAcceptedAlgorithms and KbdInteractiveAuthentication', () => {
+    const f = write('aliases', 'Host old\n  PubkeyAcceptedKeyTypes +ssh-rsa\n  ChallengeResponseAuthentication no\nHost *\n  PubkeyAcceptedAlgorithms -ssh-rsa\n');
+    const g = sshG(f, 'old');
+    assert.equal(g.get('pubkeyacceptedalgorithms')![0].split(',').at(-1), 'ssh-rsa');
+    assert.deepEqual(g.get('kbdinteractiveauthentication'), ['no']);
+    const s = resolveWith(f, 'old');
+    assert.equal(s.algorithms!.pubkey.at(-1), 'ssh-rsa', 'the +ssh-rsa fix for old servers works');
+    assert.equal(s.kbdInteractiveAuthentication, false);
+  });
+
+  test('numeric host names: HostName 1 is 0.0.0.1, as ssh writes it (and looks it up in known_hosts)', () => {
+    const f = write('numeric', 'Host one\n  HostName 1\nHost ten\n  HostName 10.1\nHost hex\n  HostName 0x7f.1\nHost v6\n  HostName 0:0:0::1\n');
+    for (const h of ['one', 'ten', 'hex', 'v6']) assertSame(f, h);
+    assert.deepEqual(['one', 'ten', 'hex', 'v6'].map((h) => resolveWith(f, h).host), ['0.0.0.1', '10.0.0.1', '127.0.0.1', '::1']);
+  });
+
+  test('unknown keywords and malformed lines are errors naming file and line, as in ssh, unless IgnoreUnknown names them', () => {
+    bothRefuse(write('nbsp', 'Host\u00a0web\n  User nbsp\nHost *\n  User star\n'), 'web', 1, /no argument after keyword "host\u00a0web".*non-breaking space/);
+    bothRefuse(write('nbsp2', 'Host\u00a0 web\n  User nbsp\n'), 'web', 1, /Bad configuration option: host\u00a0.*non-breaking space/);
+    bothRefuse(write('unknown', 'Host *\n  User u\n  Frobnicate yes\n'), 'x', 3, /Bad configuration option: frobnicate/);
+    bothRefuse(write('port', 'Host other\n  Port abc\n'), 'x', 2, /bad port 'abc'/);
+    bothRefuse(write('extra', 'Host *\n  User a b\n'), 'x', 2, /extra arguments/);
+    bothRefuse(write('quotes', 'Host *\n  IdentityFile "~/.ssh/a b\n'), 'x', 2, /invalid quotes/);
+    bothRefuse(write('noarg', 'Host *\n  User\n'), 'x', 2, /no argument after keyword "user"/);
+    bothRefuse(write('matchattr', 'Match nonsense x\n  User u\n'), 'x', 1, /Unsupported Match attribute nonsense/);
+    const ignored = write('ignored', 'IgnoreUnknown Frob*,UseKeychain\nHost *\n  UseKeychain yes\n  Frobnicate yes\n  User kept\n');
+    assertSame(ignored, 'x');
+    assert.equal(resolveWith(ignored, 'x').user, 'kept');
+    // Debian's (and RHEL's) ssh knows the GSSAPI key exchange keywords: so do we.
+    const gss = write('gss', 'Host *\n  GSSAPIKeyExchange yes\n  GSSAPITrustDns no\n  User gss\n');
+    assertSame(gss, 'x');
   });
 });
