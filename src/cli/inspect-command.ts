@@ -40,7 +40,7 @@ export function inspectText(a: ArchiveSummary): string {
   for (const w of a.warnings) out.push(`    ${w.id} ${p(w.message)}`);
   const total = a.entries.reduce((n, e) => n + e.size, 0);
   out.push(`  entries   ${a.entries.length}, ${total} bytes`);
-  const width = Math.max(...a.entries.map((e) => String(e.size).length));
+  const width = a.entries.reduce((w, e) => Math.max(w, String(e.size).length), 0);
   for (const e of a.entries) out.push(`    ${String(e.size).padStart(width)}  ${e.method === 'deflated' ? '' : `[${e.method}] `}${p(e.name)}`);
   return out.join('\n') + '\n';
 }

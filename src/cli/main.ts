@@ -442,11 +442,9 @@ function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow
   const rows: ReportRow[] = [];
   for (const h of plan.all) {
     const o = now.get(h);
-    if (o) rows.push(...rowsOf([o]).map((r) => reportRow(r, run)));
-    else {
-      const c = plan.carried.get(h);
-      if (c) rows.push(...c);
-    }
+    // Loops, not push(...): a host may list more containers than a call takes arguments.
+    if (o) for (const r of rowsOf([o])) rows.push(reportRow(r, run));
+    else for (const r of plan.carried.get(h) ?? []) rows.push(r);
   }
   return rows;
 }
