@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { readArchive, type ArchiveSummary } from '../archive/archive-reader.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr, out as writeOut } from './stdio.js';
+import { escapeControls, escapeControlsInJson } from '../text/peer-text.js';
 
 export function inspectCommand(): Command {
   return new Command('octoscan-remote inspect')
@@ -15,10 +16,8 @@ export function inspectCommand(): Command {
     .option('--json', 'one JSON object per archive, one per line', false);
 }
 
-/** Control characters of peer-provided text shown escaped, so an archive cannot drive the terminal. */
-export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** Text from an archive shown with the rule of peer text (controls, bidi, separators escaped), so an archive cannot drive the terminal. */
+export const printable = escapeControls;
 
 export function inspectText(a: ArchiveSummary): string {
   const p = printable;
@@ -61,7 +60,7 @@ export async function runInspectCommand(args: string[]): Promise<number> {
       continue;
     }
     if (!a.ok) bad++;
-    writeOut(json ? `${JSON.stringify(a)}\n` : inspectText(a));
+    writeOut(json ? `${escapeControlsInJson(JSON.stringify(a))}\n` : inspectText(a));
     if (!a.ok) for (const problem of a.problems) writeErr(`octoscan-remote inspect: ${printable(file)}: ${printable(problem)}\n`);
   }
   return bad ? 1 : 0;

@@ -437,7 +437,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
 }
 
 /** The report's rows: every host of the list in order (each followed by its containers), scanned now or carried over from --resume. */
-function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
+export function wholeList(plan: Pick<Plan, 'all' | 'carried'>, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
   const now = new Map(outcomes.map((o) => [o.spec, o]));
   const rows: ReportRow[] = [];
   for (const h of plan.all) {

@@ -98,9 +98,14 @@ export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInf
 }
 
 export function formatRows(path: string, rows: ReportRow[]): string {
-  if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-  const lines = [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))];
-  return lines.join('\n') + '\n';
+  return [...reportLines(path, rows)].join('');
+}
+
+/** The report's lines, each with its newline: written one by one, since a million rows outgrow one string. */
+function* reportLines(path: string, rows: ReportRow[]): Generator<string> {
+  const json = isJsonLines(path);
+  if (!json) yield `${REPORT_COLUMNS.join(',')}\n`;
+  for (const r of rows) yield json ? `${JSON.stringify(r)}\n` : `${REPORT_COLUMNS.map((c) => csvCell(r[c])).join(',')}\n`;
 }
 
 /** JSON lines by name; `.json` is still read (reports of earlier versions) but no longer written. */
@@ -113,7 +118,7 @@ export async function writeReport(path: string, outcomes: HostOutcome[], run?: R
 }
 
 export async function writeReportRows(path: string, rows: ReportRow[]): Promise<void> {
-  await writeFileAtomically(path, formatRows(path, rows));
+  await writeFileAtomically(path, reportLines(path, rows));
 }
 
 /** A host an earlier report lists as done: its own row, then its containers' rows, in the report's order. */
