@@ -54,11 +54,11 @@ function blocks(bytes: Uint8Array, prefix: number): Int32Array[] {
   return out;
 }
 
-function words(b: Uint8Array): Int32Array {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const w = new Int32Array(b.length >>> 2);
-  for (let i = 0; i < w.length; i++) w[i] = view.getInt32(i * 4);
-  return w;
+const PAD = new Int32Array(16);
+
+/** The big-endian 32-bit word at b[i..i+4). */
+function wordAt(b: Uint8Array, i: number): number {
+  return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
 }
 
 /** Hashed names with the entry (a number the caller chooses) each belongs to. */
@@ -82,14 +82,12 @@ export class HashedNames {
       this.owners = owners;
     }
     const at = this.count * WORDS;
-    const key = new Uint8Array(64);
-    key.set(salt);
-    const pad = new Uint8Array(64);
-    for (const [xor, p] of [[0x36, at], [0x5c, at + 5]]) {
-      for (let i = 0; i < 64; i++) pad[i] = key[i] ^ xor;
-      compress(IV, 0, words(pad), this.table, p);
+    // The key block is the salt (20 bytes) and zeros, XORed with 0x36 (ipad) or 0x5c (opad) in every byte.
+    for (const [xor, p] of [[0x36363636, at], [0x5c5c5c5c, at + 5]]) {
+      for (let i = 0; i < 16; i++) PAD[i] = (i < 5 ? wordAt(salt, i * 4) : 0) ^ xor;
+      compress(IV, 0, PAD, this.table, p);
     }
-    this.table.set(words(hash), at + 10);
+    for (let i = 0; i < 5; i++) this.table[at + 10 + i] = wordAt(hash, i * 4);
     this.owners[this.count++] = owner;
   }
 
