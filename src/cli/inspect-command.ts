@@ -10,7 +10,7 @@ import { escapeControls, escapeControlsInJson } from '../text/peer-text.js';
 export function inspectCommand(): Command {
   return new Command('octoscan-remote inspect')
     .description(
-      'Show what .scal/.scam archives hold: host facts from octoscan.xml, the OS, package counts, Java homes and versions, warnings, entries with sizes. Exit 1 when an archive breaks the contract (not a zip, entries outside <uuid>/, octoscan.xml missing, not last or malformed).',
+      'Show what .scal/.scam archives hold: host facts from octoscan.xml, the OS, package counts, Java homes and versions, warnings, entries with sizes. Exit 1 when an archive breaks the contract (not a zip, entries outside <uuid>/, octoscan.xml missing, not last or malformed) or is over the limits of inspect (a zip bomb, more than 100,000 entries).',
     )
     .argument('<files...>', 'archives to read')
     .option('--json', 'one JSON object per archive, one per line', false);
