@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { decideHostKey, knownKeyTypes, loadKnownHosts } from '../../src/transport/known-hosts.js';
 import { ed25519Blob, lineOf, writeLargeKnownHosts, type LargeFileShape } from '../helpers/known-hosts-file.js';
 import { summaryHtml } from '../../src/sweep/summary-html.js';
@@ -146,11 +147,15 @@ describe('inspect of hostile archives', () => {
     linuxOctoscanXml({
       uuid: UUID, python: '3.11.2', platform: 'Linux', fqdn, timestamp: '2026-11-24T19:45:45', userId: '0', effectiveUserId: '0', login: 'root', tag: '', warnings: [], durationMs: 1,
     });
-  /** inspect run as the CLI runs it, with its peak RSS. */
+  /**
+   * inspect run as the CLI runs it, with its peak RSS: VmHWM of its own memory map
+   * (getrusage's maxRSS would count the parent's, copied at fork).
+   */
   const inspect = (args: string[]) => {
-    const code = `import { runInspectCommand } from ${JSON.stringify(join(root, 'src', 'cli', 'inspect-command.ts'))};
+    const code = `import { runInspectCommand } from ${JSON.stringify(pathToFileURL(join(root, 'src', 'cli', 'inspect-command.ts')).href)};
+      import { readFileSync } from 'node:fs';
       const rc = await runInspectCommand(process.argv.slice(1));
-      process.stderr.write('maxrss ' + process.resourceUsage().maxRSS + '\\n');
+      process.stderr.write('maxrss ' + /VmHWM:\\s*(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1] + '\\n');
       process.exitCode = rc;`;
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, '--', ...args], { encoding: 'utf8', cwd: root, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
     const rssMb = Number(/maxrss (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
