@@ -87,6 +87,8 @@ export const ARCHIVE_LIMITS = {
   brew: 16 * MiB,
   /** Of all the kept texts together. */
   kept: 32 * MiB,
+  /** Of all the entry names together (a scan's take well under 1 MiB). */
+  names: 16 * MiB,
 } as const;
 const PACKAGE_LISTS = ['dpkg/installed.txt', 'rpm/installed.txt', 'apk/installed.txt'];
 
@@ -266,6 +268,7 @@ export async function readArchive(file: string): Promise<ArchiveSummary> {
     s.problems.push(`holds ${zf.entryCount} entries, more than the ${ARCHIVE_LIMITS.entries} inspect reads (a scan writes hundreds): not read further`);
     return s;
   }
+  let nameBytes = 0;
   let declared = 0; // uncompressed sizes of the entries so far, as the central directory gives them
   let decompressed = 0;
   let keptBytes = 0;
@@ -292,6 +295,12 @@ export async function readArchive(file: string): Promise<ArchiveSummary> {
       zf.on('entry', (entry: Entry) => {
         void (async () => {
           const raw = entry.fileName as unknown as Buffer;
+          // Names are kept (the listing); 100,000 names of 64 KB each would not fit the ceiling.
+          nameBytes += raw.length;
+          if (nameBytes > ARCHIVE_LIMITS.names) {
+            s.problems.push(`the entry names take more than the ${ARCHIVE_LIMITS.names} bytes inspect reads: not read further`);
+            return resolve();
+          }
           const name = raw.toString('utf8');
           const isDir = name.endsWith('/');
           const segs = name.split('/');

@@ -175,6 +175,17 @@ describe('inspect of hostile archives', () => {
     await rm(file);
   });
 
+
+  it('entry names are kept up to a total: 300 names of 64,000 bytes stop the listing', async () => {
+    const file = join(dir, `${UUID}.scal`);
+    await writeRawZip(file, [stored(`${UUID}/e`, Buffer.from('x'))], 300, (i) => `${UUID}/${'n'.repeat(64_000)}${i}`);
+    const a = await readArchive(file);
+    assert.equal(a.ok, false);
+    assert.match(a.problems.join('\n'), /the entry names take more than the 16777216 bytes inspect reads: not read further/);
+    assert.ok(a.entries.length < 300 && a.entries.length > 200, `${a.entries.length} entries listed`);
+    await rm(file);
+  });
+
   it('zip bombs are reported as such (exit 1) and nothing is decompressed past the limits, within 256 MB', async () => {
     const zeros = deflated('x', Buffer.alloc(200 * 1024 * 1024)); // 200 MiB of zeros, about 200 KB deflated
     const bomb = (name: string) => ({ ...zeros, name });
