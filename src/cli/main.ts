@@ -21,7 +21,7 @@ import { carriedRow, doneHostsOf, failedClass, reportRow, resumeKey, scannedAt, 
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
-import { closeBastions, displayTarget, ssh2Transport } from '../transport/ssh2-transport.js';
+import { closeBastions, displayTarget, forgetKnownHosts, ssh2Transport } from '../transport/ssh2-transport.js';
 import { opensshTransport } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
 import type { HostOutcome, HostSpec } from '../types.js';
@@ -409,6 +409,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   } finally {
     sweeping = false;
     closeBastions();
+    forgetKnownHosts(); // read once per run: the next run in this process reads the files again
     progress.stop();
   }
   // The handlers stay until the report is written: without them a signal now

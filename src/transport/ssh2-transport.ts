@@ -49,6 +49,11 @@ function knownHosts(files: string[]): Promise<KnownHostEntry[]> {
   return read.entries;
 }
 
+/** The end of a run: the files are read again by the next one (a process may run several). */
+export function forgetKnownHosts(): void {
+  knownHostsRead.clear();
+}
+
 /** Later hosts must see a key accepted: added in place where its file is read last, else read again. */
 function knownHostAdded(entry: KnownHostEntry): void {
   for (const [key, read] of knownHostsRead) {
