@@ -5,6 +5,7 @@
 //   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 25]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 
 interface ProfileNode {
   id: number;
@@ -57,7 +58,7 @@ export function summarize(p: Profile): { totalMs: number; byArea: [string, numbe
   return { totalMs: total / 1000, byArea: sorted(area), byFn: sorted(fn) };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.stdout.on('error', () => process.exit(0)); // piped into head
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, hosts: { type: 'string' } } });
   for (const file of positionals) {

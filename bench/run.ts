@@ -1,7 +1,7 @@
 // npm run bench: the cost table (bench/cost-table.ts), quick mode unless --full
 // is passed through (npm run bench -- --full). The other benchmarks run on
 // their own: bench/scan-one.ts, bench/sweep-farm.ts, bench/controller-cost.ts,
-// bench/fuzz-peers.ts (npm run bench:fuzz).
+// bench/fuzz-peers.ts (npm run bench:fuzz), bench/known-hosts.ts.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -58,8 +58,39 @@ export interface ArchiveSummary {
   entries: ArchiveEntryInfo[];
 }
 
-/** Entries read whole to be understood; the rest are only counted. */
-const SMALL = 4 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/**
+ * What the reader takes from one archive. An archive may come from anywhere
+ * (inspect is meant for archives made by other means) and may be hostile, so
+ * memory stays bounded whatever it declares: entries are streamed, the few that
+ * are read to be understood are kept only up to a cap, and sizes are judged
+ * from the central directory before anything is decompressed. Scans write
+ * hundreds of entries, none near these figures.
+ */
+export const ARCHIVE_LIMITS = {
+  /** Entries in the central directory; above it the archive is not read further. */
+  entries: 100_000,
+  /** Declared uncompressed size of one entry. */
+  entrySize: 2048 * MiB,
+  /** Declared uncompressed sizes of all entries together. */
+  totalSize: 8192 * MiB,
+  /** Uncompressed to compressed size of one entry above `ratioFrom` bytes (deflate reaches 1032:1 on zeros; text 5 to 20:1). */
+  ratio: 200,
+  ratioFrom: 1 * MiB,
+  /** Bytes decompressed in all: package lists are counted as they stream by. */
+  decompressed: 1024 * MiB,
+  /** octoscan.xml and the head of system_profiler.xml, kept to be parsed. */
+  xml: 4 * MiB,
+  /** Each release, sysctl, brew and Java version entry, kept to be parsed. */
+  text: 1 * MiB,
+  /** cmd/brew.json, kept to count its formulae. */
+  brew: 16 * MiB,
+  /** Of all the kept texts together. */
+  kept: 32 * MiB,
+  /** Of all the entry names together (a scan's take well under 1 MiB). */
+  names: 16 * MiB,
+} as const;
 const PACKAGE_LISTS = ['dpkg/installed.txt', 'rpm/installed.txt', 'apk/installed.txt'];
 
 function openZip(path: string): Promise<ZipFile> {
@@ -115,28 +146,65 @@ function readStream(zf: ZipFile, entry: Entry): Promise<Readable> {
   });
 }
 
-/** Reads the entry whole (up to `limit` bytes), or counts its lines, or calls `scan` on each chunk. */
-async function consume(zf: ZipFile, entry: Entry, how: { keep: number; countLines?: boolean }): Promise<{ data: Buffer; lines: number }> {
+/**
+ * Keeps the first `keep` bytes of the entry (then stops decompressing it), or
+ * streams it whole counting its lines. `read` is the bytes decompressed.
+ */
+async function consume(zf: ZipFile, entry: Entry, how: { keep: number; countLines?: boolean }): Promise<{ data: Buffer; lines: number; read: number }> {
   const stream = await readStream(zf, entry);
   const chunks: Buffer[] = [];
   let kept = 0;
   let lines = 0;
+  let read = 0;
   let last = 0x0a;
   for await (const c of stream as AsyncIterable<Buffer>) {
+    read += c.length;
     if (how.countLines) {
-      for (const b of c) if (b === 0x0a) lines++;
+      for (let i = c.indexOf(0x0a); i >= 0; i = c.indexOf(0x0a, i + 1)) lines++;
       if (c.length) last = c[c.length - 1];
     }
     if (kept < how.keep) {
-      chunks.push(c.subarray(0, how.keep - kept));
+      chunks.push(Buffer.from(c.subarray(0, how.keep - kept))); // a copy: a slice would hold the whole chunk
       kept += Math.min(c.length, how.keep - kept);
+    }
+    if (!how.countLines && kept >= how.keep) {
+      stream.destroy();
+      break;
     }
   }
   if (how.countLines && last !== 0x0a) lines++;
-  return { data: Buffer.concat(chunks), lines };
+  return { data: Buffer.concat(chunks), lines, read };
+}
+
+/** Why an entry's declared sizes are refused unread, or undefined when they are fine. */
+function sizeProblem(name: string, size: number, compressed: number): string | undefined {
+  const L = ARCHIVE_LIMITS;
+  if (size > L.entrySize) return `zip bomb: ${JSON.stringify(name)} declares ${size} bytes uncompressed, more than the ${L.entrySize}-byte limit of one entry`;
+  if (size > L.ratioFrom && size > compressed * L.ratio) {
+    return `zip bomb: ${JSON.stringify(name)} declares ${size} bytes from ${compressed} compressed (${Math.round(size / Math.max(1, compressed))}:1; the limit is ${L.ratio}:1)`;
+  }
+  return undefined;
 }
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'info' || name === 'warning' });
+
+/** The validator's verdict; what it throws (a nesting too deep for the stack) is a malformed document too. */
+function xmlValid(text: string): true | { err: { line: number; msg: string } } {
+  try {
+    return XMLValidator.validate(text);
+  } catch (err) {
+    return { err: { line: 0, msg: (err as Error).message } };
+  }
+}
+
+/** The parsed document, or why it could not be parsed (the parser refuses nesting deeper than it can hold). */
+function xmlTree(text: string): Record<string, unknown> | string {
+  try {
+    return parser.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 function infoValue(parent: unknown, name: string): string {
   const infos = (parent as { info?: { name?: string; value?: string }[] } | undefined)?.info ?? [];
@@ -236,8 +304,27 @@ export async function readArchive(file: string, fd?: number): Promise<ArchiveSum
   }
   const fileUuid = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.sca[a-z]$/i.exec(basename(file))?.[1]?.toLowerCase();
   if (!fileUuid) s.problems.push(`file name ${JSON.stringify(basename(file))} is not <uuid>.scal or <uuid>.scam`);
+  if (zf.entryCount > ARCHIVE_LIMITS.entries) {
+    zf.close();
+    s.problems.push(`holds ${zf.entryCount} entries, more than the ${ARCHIVE_LIMITS.entries} inspect reads (a scan writes hundreds): not read further`);
+    return s;
+  }
+  let nameBytes = 0;
+  let declared = 0; // uncompressed sizes of the entries so far, as the central directory gives them
+  let decompressed = 0;
+  let keptBytes = 0;
+  const bombs: string[] = [];
+  const keptText = async (entry: Entry, cap: number): Promise<string | undefined> => {
+    const room = Math.min(cap, ARCHIVE_LIMITS.kept - keptBytes);
+    if (room <= 0) return undefined;
+    const r = await consume(zf, entry, { keep: room });
+    decompressed += r.read;
+    keptBytes += r.data.length;
+    return r.data.toString('utf8');
+  };
   const texts = new Map<string, string>();
   let xmlText: string | undefined;
+  let xmlUnread = false; // present, but over a limit
   let profilerHead: string | undefined;
   const files: string[] = []; // file entries (not folders), in zip order, below <uuid>/
   let top: string | undefined;
@@ -249,6 +336,12 @@ export async function readArchive(file: string, fd?: number): Promise<ArchiveSum
       zf.on('entry', (entry: Entry) => {
         void (async () => {
           const raw = entry.fileName as unknown as Buffer;
+          // Names are kept (the listing); 100,000 names of 64 KB each would not fit the ceiling.
+          nameBytes += raw.length;
+          if (nameBytes > ARCHIVE_LIMITS.names) {
+            s.problems.push(`the entry names take more than the ${ARCHIVE_LIMITS.names} bytes inspect reads: not read further`);
+            return resolve();
+          }
           const name = raw.toString('utf8');
           const isDir = name.endsWith('/');
           const segs = name.split('/');
@@ -262,18 +355,25 @@ export async function readArchive(file: string, fd?: number): Promise<ArchiveSum
           const rel = segs.slice(1).join('/');
           s.entries.push({ name, size: entry.uncompressedSize, compressedSize: entry.compressedSize, method: entry.compressionMethod === 0 ? 'stored' : entry.compressionMethod === 8 ? 'deflated' : `method ${entry.compressionMethod}` });
           files.push(rel);
-          if (rel === 'octoscan.xml') {
-            xmlText = (await consume(zf, entry, { keep: SMALL })).data.toString('utf8');
+          // Judged before a byte is decompressed: an entry over a limit is listed, never read.
+          declared += entry.uncompressedSize;
+          const bomb = sizeProblem(name, entry.uncompressedSize, entry.compressedSize);
+          if (bomb) bombs.push(bomb);
+          const readable = !bomb && declared <= ARCHIVE_LIMITS.totalSize && decompressed + entry.uncompressedSize <= ARCHIVE_LIMITS.decompressed;
+          if (!readable) {
+            if (rel === 'octoscan.xml') xmlUnread = true;
+          } else if (rel === 'octoscan.xml') {
+            if (entry.uncompressedSize > ARCHIVE_LIMITS.xml) xmlUnread = true;
+            else xmlText = await keptText(entry, ARCHIVE_LIMITS.xml);
           } else if (PACKAGE_LISTS.includes(rel)) {
-            const { lines } = await consume(zf, entry, { keep: 0, countLines: true });
+            const { lines, read } = await consume(zf, entry, { keep: 0, countLines: true });
+            decompressed += read;
             s.packages.push({ list: rel, count: lines });
           } else if (rel === 'system_profiler.xml') {
-            profilerHead = (await consume(zf, entry, { keep: SMALL })).data.toString('utf8');
-          } else if (
-            (/^(release|release-usrlib)\//.test(rel) || rel === 'sysctl.properties' || rel === 'cmd/brew.json' || /^java\/(static|dynamic)\/[^/]+\/version$/.test(rel)) &&
-            entry.uncompressedSize <= 64 * 1024 * 1024
-          ) {
-            texts.set(rel, (await consume(zf, entry, { keep: 64 * 1024 * 1024 })).data.toString('utf8'));
+            profilerHead = await keptText(entry, ARCHIVE_LIMITS.xml);
+          } else if (/^(release|release-usrlib)\//.test(rel) || rel === 'sysctl.properties' || rel === 'cmd/brew.json' || /^java\/(static|dynamic)\/[^/]+\/version$/.test(rel)) {
+            const text = await keptText(entry, rel === 'cmd/brew.json' ? ARCHIVE_LIMITS.brew : ARCHIVE_LIMITS.text);
+            if (text !== undefined) texts.set(rel, text);
           }
           zf.readEntry();
         })().catch(reject);
@@ -290,19 +390,25 @@ export async function readArchive(file: string, fd?: number): Promise<ArchiveSum
   if (fileUuid && top !== undefined && top !== fileUuid) s.problems.push(`entries are below ${top}/, but the file name says ${fileUuid}`);
   if (outside.length) s.problems.push(`${outside.length} entr${outside.length === 1 ? 'y' : 'ies'} outside ${s.uuid || '<uuid>'}/: ${outside.slice(0, 5).map((n) => JSON.stringify(n)).join(', ')}${outside.length > 5 ? ', ...' : ''}`);
   if (!s.entries.length && !s.problems.length) s.problems.push('the archive is empty');
+  if (bombs.length) s.problems.push(bombs.length > 1 ? `${bombs[0]} (and ${bombs.length - 1} more entries over the limits)` : bombs[0]);
+  if (declared > ARCHIVE_LIMITS.totalSize) s.problems.push(`zip bomb: the entries declare ${declared} bytes uncompressed together, more than the ${ARCHIVE_LIMITS.totalSize}-byte limit`);
 
   // octoscan.xml: present, last on Linux, well-formed, root <octoscan uuid=...>
-  if (xmlText === undefined) {
+  if (xmlText === undefined && xmlUnread) {
+    s.problems.push(`octoscan.xml is not read: over the limits of inspect (${ARCHIVE_LIMITS.xml} bytes, or the archive's)`);
+  } else if (xmlText === undefined) {
     s.problems.push('octoscan.xml is missing');
   } else {
     if (s.kind !== 'macos' && files[files.length - 1] !== 'octoscan.xml') s.problems.push(`octoscan.xml is not the last entry (the last is ${files[files.length - 1]})`);
-    const valid = XMLValidator.validate(xmlText);
+    const valid = xmlValid(xmlText);
     if (valid !== true) {
       s.problems.push(`octoscan.xml is malformed: line ${valid.err.line}: ${valid.err.msg}`);
     } else {
-      const doc = parser.parse(xmlText) as Record<string, unknown>;
-      const root = doc['octoscan'] as Record<string, unknown> | undefined;
-      if (!root || typeof root !== 'object') {
+      const doc = xmlTree(xmlText);
+      const root = typeof doc === 'string' ? undefined : (doc['octoscan'] as Record<string, unknown> | undefined);
+      if (typeof doc === 'string') {
+        s.problems.push(`octoscan.xml cannot be parsed: ${doc}`);
+      } else if (!root || typeof root !== 'object') {
         s.problems.push('octoscan.xml has no <octoscan> root element');
       } else {
         const attr = (k: string): string => (root[k] === undefined || typeof root[k] === 'object' ? '' : String(root[k]));

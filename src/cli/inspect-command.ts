@@ -5,20 +5,19 @@ import { Command } from 'commander';
 import { readArchive, type ArchiveSummary } from '../archive/archive-reader.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr, out as writeOut } from './stdio.js';
+import { escapeControls, escapeControlsInJson } from '../text/peer-text.js';
 
 export function inspectCommand(): Command {
   return new Command('octoscan-remote inspect')
     .description(
-      'Show what .scal/.scam archives hold: host facts from octoscan.xml, the OS, package counts, Java homes and versions, warnings, entries with sizes. Exit 1 when an archive breaks the contract (not a zip, entries outside <uuid>/, octoscan.xml missing, not last or malformed).',
+      'Show what .scal/.scam archives hold: host facts from octoscan.xml, the OS, package counts, Java homes and versions, warnings, entries with sizes. Exit 1 when an archive breaks the contract (not a zip, entries outside <uuid>/, octoscan.xml missing, not last or malformed) or is over the limits of inspect (a zip bomb, more than 100,000 entries).',
     )
     .argument('<files...>', 'archives to read')
     .option('--json', 'one JSON object per archive, one per line', false);
 }
 
-/** Control characters of peer-provided text shown escaped, so an archive cannot drive the terminal. */
-export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** Text from an archive shown with the rule of peer text (controls, bidi, separators escaped), so an archive cannot drive the terminal. */
+export const printable = escapeControls;
 
 export function inspectText(a: ArchiveSummary): string {
   const p = printable;
@@ -40,7 +39,7 @@ export function inspectText(a: ArchiveSummary): string {
   for (const w of a.warnings) out.push(`    ${w.id} ${p(w.message)}`);
   const total = a.entries.reduce((n, e) => n + e.size, 0);
   out.push(`  entries   ${a.entries.length}, ${total} bytes`);
-  const width = Math.max(...a.entries.map((e) => String(e.size).length));
+  const width = a.entries.reduce((w, e) => Math.max(w, String(e.size).length), 0);
   for (const e of a.entries) out.push(`    ${String(e.size).padStart(width)}  ${e.method === 'deflated' ? '' : `[${e.method}] `}${p(e.name)}`);
   return out.join('\n') + '\n';
 }
@@ -61,7 +60,7 @@ export async function runInspectCommand(args: string[]): Promise<number> {
       continue;
     }
     if (!a.ok) bad++;
-    writeOut(json ? `${JSON.stringify(a)}\n` : inspectText(a));
+    writeOut(json ? `${escapeControlsInJson(JSON.stringify(a))}\n` : inspectText(a));
     if (!a.ok) for (const problem of a.problems) writeErr(`octoscan-remote inspect: ${printable(file)}: ${printable(problem)}\n`);
   }
   return bad ? 1 : 0;

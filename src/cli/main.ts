@@ -21,7 +21,7 @@ import { carriedRow, doneHostsOf, failedClass, REPORT_COLUMNS, reportRow, resume
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
-import { closeBastions, displayTarget } from '../transport/ssh2-transport.js';
+import { closeBastions, displayTarget, forgetKnownHosts } from '../transport/ssh2-transport.js';
 import { perHostTransport } from '../transport/per-host.js';
 import { sshPathProblem } from '../transport/openssh.js';
 import { escapeControls } from '../text/peer-text.js';
@@ -386,6 +386,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   } finally {
     sweeping = false;
     closeBastions();
+    forgetKnownHosts(); // read once per run: the next run in this process reads the files again
     progress.stop();
   }
   // The handlers stay until the report is written: without them a signal now
@@ -414,17 +415,15 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
 }
 
 /** The report's rows: every host of the list in order (each followed by its containers), scanned now or carried over from --resume. */
-function wholeList(plan: Plan, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
+export function wholeList(plan: Pick<Plan, 'all' | 'carried'>, outcomes: HostOutcome[], run: RunInfo): ReportRow[] {
   const now = new Map(outcomes.map((o) => [o.spec, o]));
   const rows: ReportRow[] = [];
   for (const h of plan.all) {
     const o = now.get(h);
-    if (o) rows.push(...rowsOf([o]).map((r) => reportRow(r, run)));
-    else {
-      // A carried row gets the labels the list gives the host now.
-      const c = plan.carried.get(h);
-      if (c) rows.push(...c.map((r) => withLabels(r, h.labels)));
-    }
+    // Loops, not push(...): a host may list more containers than a call takes arguments.
+    if (o) for (const r of rowsOf([o])) rows.push(reportRow(r, run));
+    // A carried row gets the labels the list gives the host now.
+    else for (const r of plan.carried.get(h) ?? []) rows.push(withLabels(r, h.labels));
   }
   return rows;
 }

@@ -132,7 +132,7 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
       const args = [fn, id];
       if (p.entry) args.push(shq(p.entry));
       if (cap) args.push(capArg(p));
-      if (p.builtin === 'java-static') args.push(...[...JAVA_DIRS, ...(opts.javaDirs ?? [])].map(shq));
+      if (p.builtin === 'java-static') for (const d of [...JAVA_DIRS, ...(opts.javaDirs ?? [])]) args.push(shq(d));
       body = args.join(' ');
       absent = 'absent';
       break;

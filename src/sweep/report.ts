@@ -110,12 +110,23 @@ export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInf
 }
 
 export function formatRows(path: string, rows: ReportRow[]): string {
-  if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  return [...reportLines(path, rows)].join('');
+}
+
+/** The CSV columns: the report's own, then each label column in the order first seen. */
+function columnsOf(rows: ReportRow[]): string[] {
   const columns: string[] = [...REPORT_COLUMNS];
   const known = new Set(columns);
   for (const r of rows) for (const k of Object.keys(r)) if (!known.has(k)) (known.add(k), columns.push(k));
-  const lines = [columns.map((c) => csvCell(c)).join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c] ?? '')).join(','))];
-  return lines.join('\n') + '\n';
+  return columns;
+}
+
+/** The report's lines, each with its newline: written one by one, since a million rows outgrow one string. */
+function* reportLines(path: string, rows: ReportRow[]): Generator<string> {
+  const json = isJsonLines(path);
+  const columns = json ? [] : columnsOf(rows);
+  if (!json) yield `${columns.map((c) => csvCell(c)).join(',')}\n`;
+  for (const r of rows) yield json ? `${JSON.stringify(r)}\n` : `${columns.map((c) => csvCell(r[c] ?? '')).join(',')}\n`;
 }
 
 /** JSON lines by name; `.json` is still read (reports of earlier versions) but no longer written. */
@@ -128,7 +139,7 @@ export async function writeReport(path: string, outcomes: HostOutcome[], run?: R
 }
 
 export async function writeReportRows(path: string, rows: ReportRow[]): Promise<void> {
-  await writeFileAtomically(path, formatRows(path, rows));
+  await writeFileAtomically(path, reportLines(path, rows));
 }
 
 /** A host an earlier report lists as done: its own row, then its containers' rows, in the report's order. */

@@ -53,7 +53,7 @@ const CLASS_COLOURS: Record<string, string> = {
 
 /** One small chart: a horizontal bar per class, inline SVG. */
 function classChart(counts: [string, number][]): string {
-  const max = Math.max(1, ...counts.map(([, n]) => n));
+  const max = counts.reduce((m, [, n]) => Math.max(m, n), 1);
   const barH = 18;
   const width = 420;
   const labelW = 130;
@@ -83,11 +83,18 @@ export function failureKey(r: { host: string; message: string }): string {
     .replace(/\[?\b[0-9a-f]{1,4}(:[0-9a-f]{0,4}){2,7}\]?(:\d+)?/gi, '<addr>');
 }
 
+// A report is outside data: a broken or hostile one may hold a million classes
+// or messages. The page shows the largest ones and counts the rest.
+const MAX_CLASSES = 50;
+const MAX_MESSAGES = 100; // per class
+
 export function summaryHtml(input: SummaryInput): string {
   const { rows, archives } = input;
   const ok = rows.filter((r) => r.class === 'ok');
   const failed = rows.filter((r) => r.class !== 'ok');
-  const classes = countBy(rows, (r) => r.class);
+  const allClasses = countBy(rows, (r) => r.class);
+  const classes = allClasses.slice(0, MAX_CLASSES);
+  const otherClasses = allClasses.slice(MAX_CLASSES);
   const parts: string[] = [];
 
   // One count with the summary line and the exit code: a host whose container or engine failed is failed.
@@ -103,7 +110,7 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
     'class-table',
     ['class', 'hosts', 'share'],
     classes.map(([c, n]) => [`<span class="cls" style="background:${CLASS_COLOURS[c] ?? '#1565c0'}"></span>${esc(c)}`, String(n), `${((100 * n) / Math.max(1, rows.length)).toFixed(1)} %`]),
-  )}${classChart(classes)}</div></section>`);
+  )}${classChart(classes)}</div>${otherClasses.length ? `<p id="other-classes">${otherClasses.length} other classes: ${otherClasses.reduce((n, [, k]) => n + k, 0)} hosts.</p>` : ''}</section>`);
 
   // Hosts by OS family and version (from the archives).
   const osOf = (r: SummaryRow): OsInfo | undefined => archives.get(hostId(r))?.os;
@@ -131,21 +138,30 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
   }</section>`);
 
   // Failures grouped by class, then by phase and message.
+  // Grouped in one pass: filtering the rows per class and per message was quadratic.
+  const byClass = new Map<string, Map<string, SummaryRow[]>>();
+  for (const r of failed) {
+    let groups = byClass.get(r.class);
+    if (!groups) byClass.set(r.class, (groups = new Map()));
+    const key = `${r.phase}\0${failureKey(r)}`;
+    const hosts = groups.get(key);
+    if (hosts) hosts.push(r);
+    else groups.set(key, [r]);
+  }
   const failureParts: string[] = [];
   for (const [cls, n] of classes) {
     if (cls === 'ok') continue;
-    const inClass = failed.filter((r) => r.class === cls);
-    const groups = countBy(inClass, (r) => `${r.phase}\0${failureKey(r)}`);
+    const groups = [...byClass.get(cls)!].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
+    const more = groups.slice(MAX_MESSAGES);
     failureParts.push(`<h3 id="fail-${esc(cls)}">${esc(cls)} (${n})</h3>${table(
       `failures-${cls.replace(/[^a-z-]/g, '')}`,
       ['phase', 'message', 'hosts'],
-      groups.map(([key]) => {
+      groups.slice(0, MAX_MESSAGES).map(([key, hosts]) => {
         const [phase, message] = key.split('\0');
-        const hosts = inClass.filter((r) => r.phase === phase && failureKey(r) === message);
         const shown = hosts.slice(0, 20).map((h) => esc(hostLabel(h))).join(', ') + (hosts.length > 20 ? `, … (${hosts.length - 20} more)` : '');
         return [esc(phase), `<span class="msg">${esc(message)}</span>`, `${hosts.length}: ${shown}`];
       }),
-    )}`);
+    )}${more.length ? `<p class="more-messages">${more.length} other messages: ${more.reduce((k, [, hosts]) => k + hosts.length, 0)} hosts.</p>` : ''}`);
   }
   parts.push(`<section id="failures"><h2>Failures by class</h2>${failureParts.length ? failureParts.join('\n') : '<p class="empty">none: every host was scanned</p>'}</section>`);
 

@@ -30,3 +30,12 @@ export function peerText(text: string, max = 2000): string {
   const cut = clean.length > max ? `${clean.slice(0, max)}...[${clean.length - max} more characters]` : clean;
   return cut.replace(UNSAFE, escapeOne);
 }
+
+/**
+ * JSON text (from JSON.stringify) with the same characters written as JSON
+ * `\uNNNN` escapes: the values read back unchanged, and nothing reaches a
+ * terminal raw.
+ */
+export function escapeControlsInJson(json: string): string {
+  return json.replace(UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -2,8 +2,12 @@
 // one-line append used by the accept-new policy. Semantics follow OpenSSH's
 // hostfile.c / match.c so that our verdict agrees with what `ssh` would say.
 import { createHash, createHmac } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { dirname } from 'node:path';
+import { HashedNames } from './hashed-names.js';
+import { hashedHostField } from './known-hosts-hashed.js';
 
 export interface HashedHost {
   salt: Buffer;
@@ -61,6 +65,71 @@ function parseHashed(field: string): HashedHost | string {
   return { salt, hash };
 }
 
+// Key type names repeat on every line; one string each instead of one per line.
+const keyTypes = new Map<string, string>();
+
+/** One known_hosts line as an entry, or undefined (blank, comment, or skipped with a warning). */
+function parseLine(text: string, file: string, line: number, warnings?: string[]): KnownHostEntry | undefined {
+  const raw = text.trim(); // also drops the \r of CRLF files
+  if (raw === '' || raw.startsWith('#')) return undefined;
+  const warn = (reason: string): undefined => void warnings?.push(`${file}:${line}: ${reason}`);
+  const fields = raw.split(/[ \t]+/, 4);
+  let marker: KnownHostEntry['marker'];
+  if (fields[0].startsWith('@')) {
+    const m = fields.shift()!;
+    if (m === '@revoked') marker = 'revoked';
+    else if (m === '@cert-authority') marker = 'cert-authority';
+    else return warn(`unknown marker ${m}`);
+  }
+  // Anything after the key is a comment; fewer than three fields includes the old SSH1 format's mistakes.
+  if (fields.length < 3) return warn('expected: [marker] hosts keytype base64-key [comment]');
+  const [hostField, typeField, b64] = fields;
+  if (!BASE64.test(b64)) return warn('key is not base64');
+  let blobType: string;
+  try {
+    blobType = keyTypeOf(Buffer.from(b64.slice(0, 120), 'base64'));
+  } catch (err) {
+    return warn((err as Error).message);
+  }
+  if (blobType !== typeField) return warn(`key type ${typeField} does not match the key's own type ${blobType}`);
+  let keyType = keyTypes.get(blobType);
+  if (keyType === undefined) keyTypes.set(blobType, (keyType = blobType));
+  let bad: string | undefined;
+  // map, not push: the array gets exactly its length (a million lines are held at once).
+  const hosts = hostField.split(',').map((h): string | HashedHost => {
+    if (h === '' || h === '!') bad = 'empty host pattern';
+    else if (h.startsWith('|')) {
+      const parsed = parseHashed(h);
+      if (typeof parsed !== 'string') return parsed;
+      bad = parsed;
+    }
+    return h;
+  });
+  if (bad) return warn(bad);
+  const e = new ParsedEntry(file, line, hosts, keyType, b64);
+  if (marker) e.marker = marker;
+  return e;
+}
+
+/**
+ * A line as read. The key stays in its base64 text until a lookup compares it
+ * (a few lines per host), which saves a Buffer object per line of the file.
+ */
+class ParsedEntry implements KnownHostEntry {
+  declare marker?: KnownHostEntry['marker'];
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly hosts: Array<string | HashedHost>,
+    readonly keyType: string,
+    private readonly base64: string,
+  ) {}
+
+  get key(): Buffer {
+    return Buffer.from(this.base64, 'base64');
+  }
+}
+
 /**
  * Parses known_hosts text. Lines that OpenSSH would not accept are skipped and
  * described in `warnings` (as `file:line: reason`), never thrown, because one bad
@@ -70,58 +139,8 @@ export function parseKnownHosts(text: string, file: string, warnings?: string[])
   const entries: KnownHostEntry[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const raw = lines[i].trim(); // also drops the \r of CRLF files
-    if (raw === '' || raw.startsWith('#')) continue;
-    const warn = (reason: string) => warnings?.push(`${file}:${line}: ${reason}`);
-    const fields = raw.split(/[ \t]+/);
-    let marker: KnownHostEntry['marker'];
-    if (fields[0].startsWith('@')) {
-      const m = fields.shift()!;
-      if (m === '@revoked') marker = 'revoked';
-      else if (m === '@cert-authority') marker = 'cert-authority';
-      else {
-        warn(`unknown marker ${m}`);
-        continue;
-      }
-    }
-    // Anything after the key is a comment; fewer than three fields includes the old SSH1 format's mistakes.
-    if (fields.length < 3) {
-      warn('expected: [marker] hosts keytype base64-key [comment]');
-      continue;
-    }
-    const [hostField, keyType, b64] = fields;
-    if (!BASE64.test(b64)) {
-      warn('key is not base64');
-      continue;
-    }
-    const key = Buffer.from(b64, 'base64');
-    let blobType: string;
-    try {
-      blobType = keyTypeOf(key);
-    } catch (err) {
-      warn((err as Error).message);
-      continue;
-    }
-    if (blobType !== keyType) {
-      warn(`key type ${keyType} does not match the key's own type ${blobType}`);
-      continue;
-    }
-    const hosts: KnownHostEntry['hosts'] = [];
-    let bad: string | undefined;
-    for (const h of hostField.split(',')) {
-      if (h === '' || h === '!') bad = 'empty host pattern';
-      else if (h.startsWith('|')) {
-        const parsed = parseHashed(h);
-        if (typeof parsed === 'string') bad = parsed;
-        else hosts.push(parsed);
-      } else hosts.push(h);
-    }
-    if (bad) {
-      warn(bad);
-      continue;
-    }
-    entries.push({ file, line, ...(marker ? { marker } : {}), hosts, keyType, key });
+    const e = parseLine(lines[i], file, i + 1, warnings);
+    if (e) entries.push(e);
   }
   return entries;
 }
@@ -139,48 +158,85 @@ function globMatch(name: string, pattern: string): boolean {
 }
 
 /**
- * known_hosts entries indexed for lookups by host: a sweep of N hosts against
- * a known_hosts of N lines must not cost N² pattern matches. Lines whose
- * patterns are all plain names are found by name; lines with a wildcard, a
- * negation or a hashed name are matched one by one, as OpenSSH does.
+ * known_hosts entries indexed for lookups by host, built once per entry list:
+ * a sweep of N hosts against a known_hosts of N lines must not cost N² pattern
+ * matches. Unmarked lines whose patterns are all plain names are found by name
+ * in a Map. Lines of hashed names only (what `ssh-keygen -H` and `HashKnownHosts`
+ * write) cannot be indexed, since every name has its own salt: each lookup
+ * computes one HMAC per hashed name, as OpenSSH does, but from precomputed
+ * HMAC states (hashed-names.ts), about six times faster than createHmac. Lines
+ * with a wildcard or a negation are matched one by one. Entries are referred
+ * to by their position, which is also their file order.
  */
 interface KnownHostsIndex {
-  byName: Map<string, KnownHostEntry[]>;
-  others: KnownHostEntry[];
-  revoked: KnownHostEntry[];
-  order: Map<KnownHostEntry, number>;
+  byName: Map<string, number | number[]>; // one line's position, or several
+  hashed: HashedNames;
+  patterned: number[];
+  revokedByKey: Map<string, KnownHostEntry>; // base64 key -> its first @revoked line
+  recent: Map<string, number[]>; // the last lookups: a host is looked up twice per connection
 }
 
+const RECENT = 256;
 const indexes = new WeakMap<KnownHostEntry[], KnownHostsIndex>();
+
+function addToIndex(ix: KnownHostsIndex, e: KnownHostEntry, i: number): void {
+  if (e.marker === 'revoked') {
+    const k = e.key.toString('base64');
+    if (!ix.revokedByKey.has(k)) ix.revokedByKey.set(k, e);
+  }
+  if (e.marker !== undefined) return;
+  if (e.hosts.every((h) => typeof h !== 'string')) {
+    for (const h of e.hosts as HashedHost[]) ix.hashed.add(h.salt, h.hash, i);
+    return;
+  }
+  const plain = e.hosts.every((h) => typeof h === 'string' && !h.startsWith('!') && !/[*?]/.test(h));
+  if (!plain) return void ix.patterned.push(i);
+  for (const h of e.hosts as string[]) {
+    const name = h.toLowerCase();
+    const list = ix.byName.get(name);
+    if (list === undefined) ix.byName.set(name, i);
+    else if (typeof list === 'number') list !== i && ix.byName.set(name, [list, i]);
+    else if (list[list.length - 1] !== i) list.push(i);
+  }
+}
 
 function indexOf(entries: KnownHostEntry[]): KnownHostsIndex {
   let ix = indexes.get(entries);
   if (ix) return ix;
-  ix = { byName: new Map(), others: [], revoked: [], order: new Map() };
-  entries.forEach((e, i) => {
-    ix!.order.set(e, i);
-    if (e.marker === 'revoked') ix!.revoked.push(e);
-    if (e.marker !== undefined) return;
-    const plain = e.hosts.every((h) => typeof h === 'string' && !h.startsWith('!') && !/[*?]/.test(h));
-    if (!plain) return void ix!.others.push(e);
-    for (const h of e.hosts as string[]) {
-      const name = h.toLowerCase();
-      const list = ix!.byName.get(name) ?? [];
-      if (!list.includes(e)) list.push(e);
-      ix!.byName.set(name, list);
-    }
-  });
+  ix = { byName: new Map(), hashed: new HashedNames(), patterned: [], revokedByKey: new Map(), recent: new Map() };
+  for (let i = 0; i < entries.length; i++) addToIndex(ix, entries[i], i);
   indexes.set(entries, ix);
   return ix;
+}
+
+/**
+ * Appends an entry to a list already read (the line accept-new just wrote), so
+ * that later hosts see it without reading the files again.
+ */
+export function addKnownHostEntry(entries: KnownHostEntry[], entry: KnownHostEntry): void {
+  entries.push(entry);
+  const ix = indexes.get(entries);
+  if (!ix) return;
+  addToIndex(ix, entry, entries.length - 1);
+  ix.recent.clear();
 }
 
 /** The unmarked lines that match `name` (already `hostPattern`ed and lowercased), in file order. */
 function linesFor(entries: KnownHostEntry[], name: string): KnownHostEntry[] {
   const ix = indexOf(entries);
-  const plain = ix.byName.get(name) ?? [];
-  const other = ix.others.filter((e) => hostsMatch(e.hosts, name));
-  if (other.length === 0) return plain;
-  return [...plain, ...other].sort((a, b) => ix.order.get(a)! - ix.order.get(b)!);
+  let found = ix.recent.get(name);
+  if (!found) {
+    const named = ix.byName.get(name) ?? [];
+    const plain = typeof named === 'number' ? [named] : named;
+    const hashed = ix.hashed.lookup(name);
+    const patterned = ix.patterned.filter((i) => hostsMatch(entries[i].hosts, name));
+    found = hashed.length === 0 && patterned.length === 0 ? plain : plain.concat(hashed, patterned).sort((a, b) => a - b);
+    if (ix.recent.size >= RECENT) ix.recent.delete(ix.recent.keys().next().value!);
+    ix.recent.set(name, found);
+  }
+  const out: KnownHostEntry[] = [];
+  for (let k = 0; k < found.length; k++) if (k === 0 || found[k] !== found[k - 1]) out.push(entries[found[k]]);
+  return out;
 }
 
 /** OpenSSH's match_pattern_list: any matching negation vetoes the whole line. */
@@ -214,7 +270,7 @@ export function decideHostKey(
   const at = (e: KnownHostEntry) => ({ file: e.file, line: e.line });
 
   // A revoked key is refused whichever host presents it, so host patterns are not consulted.
-  const revoked = indexOf(entries).revoked.find((e) => e.key.equals(offeredBlob));
+  const revoked = indexOf(entries).revokedByKey.get(offeredBlob.toString('base64'));
 
   // ssh lowercases the destination before looking it up (and before hashing).
   const name = hostPattern(host.toLowerCase(), port);
@@ -265,40 +321,67 @@ export function hostKeyAlgorithms(knownTypes: string[], offer: string[] = DEFAUL
   return [...preferred, ...offer.filter((a) => !preferred.includes(a))];
 }
 
-/** Reads and parses the files in order; a missing file is simply empty. */
+/**
+ * Reads and parses the files in order; a missing file is simply empty. Each
+ * file is read in chunks and parsed line by line, so its size is bounded by
+ * the entries it holds, not by the longest string V8 can make.
+ */
 export async function loadKnownHosts(files: string[], warnings?: string[]): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = [];
   for (const file of files) {
-    let text: string;
+    let line = 0;
+    let rest = '';
+    const decoder = new StringDecoder('utf8');
     try {
-      text = await readFile(file, 'utf8');
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+        const text = rest + decoder.write(chunk);
+        let from = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+          const e = parseLine(text.slice(from, nl), file, ++line, warnings);
+          if (e) all.push(e);
+          from = nl + 1;
+        }
+        rest = text.slice(from);
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new Error(`cannot read known_hosts file ${file}: ${(err as Error).message}`);
     }
-    all.push(...parseKnownHosts(text, file, warnings));
+    const e = parseLine(rest + decoder.end(), file, ++line, warnings);
+    if (e) all.push(e);
   }
   return all;
 }
 
 /**
- * Appends `<hostPattern> <keytype> <base64>` as ssh's accept-new does (unhashed).
- * The line goes out in one write on an O_APPEND handle so that concurrent
+ * Appends `<hostPattern> <keytype> <base64>` as ssh's accept-new does (unhashed),
+ * and returns the line as an entry (with its line number), for the lists already
+ * read. The line goes out in one write on an O_APPEND handle so that concurrent
  * appends from parallel connections do not interleave.
  */
-export async function appendKnownHost(file: string, host: string, port: number, blob: Buffer): Promise<void> {
+/**
+ * Appends the host's key; `hashed` writes the name as ssh does under HashKnownHosts
+ * yes. The entry returned (for this run's lookups) names the host in clear: same match.
+ */
+export async function appendKnownHost(file: string, host: string, port: number, blob: Buffer, hashed = false): Promise<KnownHostEntry> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const fh = await open(file, 'a+', 0o600);
   try {
-    const { size } = await fh.stat();
-    let prefix = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await fh.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) prefix = '\n';
+    let lines = 0;
+    let last = 0x0a;
+    const buf = Buffer.alloc(1 << 20);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      for (let i = buf.indexOf(0x0a, 0); i >= 0 && i < bytesRead; i = buf.indexOf(0x0a, i + 1)) lines++;
+      last = buf[bytesRead - 1];
+      pos += bytesRead;
     }
-    const line = `${hostPattern(host.toLowerCase(), port)} ${keyTypeOf(blob)} ${blob.toString('base64')}\n`;
-    await fh.write(prefix + line);
+    const prefix = last === 0x0a ? '' : '\n';
+    const pattern = hostPattern(host.toLowerCase(), port);
+    const keyType = keyTypeOf(blob);
+    await fh.write(`${prefix}${hashed ? hashedHostField(pattern) : pattern} ${keyType} ${blob.toString('base64')}\n`);
+    return { file, line: lines + (prefix ? 2 : 1), hosts: [pattern], keyType, key: blob };
   } finally {
     await fh.close();
   }

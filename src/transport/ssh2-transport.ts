@@ -24,8 +24,7 @@ import type { HostSpec, Phase } from '../types.js';
 import { peerText } from '../text/peer-text.js';
 import { hostName } from '../hosts/host-name.js';
 import { authPlan } from './auth.js';
-import { appendHashedKnownHost } from './known-hosts-hashed.js';
-import { appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
+import { addKnownHostEntry, appendKnownHost, decideHostKey, hostKeyAlgorithms, hostKeyMessage, knownKeyTypes, loadKnownHosts, type HostKeyDecision, type KnownHostEntry } from './known-hosts.js';
 import { effectiveConnectOptions, type ConnectOptions, type RemoteProcess, type Session, type Transport } from './transport.js';
 
 // ssh2 is CommonJS; its named exports are not visible to Node's ESM loader.
@@ -40,15 +39,30 @@ export function displayTarget(spec: Pick<HostSpec, 'host' | 'port' | 'user' | 'n
   return `${spec.user}@${host}${spec.port === 22 ? '' : `:${spec.port}`}`;
 }
 
-// known_hosts is read once per run, not once per host; accept-new appends go
-// through one queue so parallel hosts never interleave lines.
-let knownHostsCache: { key: string; entries: Promise<KnownHostEntry[]> } | undefined;
+// known_hosts is read once per run (per list of files ssh_config gives hosts),
+// not once per host; accept-new appends go through one queue so parallel hosts
+// never interleave lines.
+const knownHostsRead = new Map<string, { files: string[]; entries: Promise<KnownHostEntry[]> }>();
 let appendQueue: Promise<void> = Promise.resolve();
 
 function knownHosts(files: string[]): Promise<KnownHostEntry[]> {
   const key = files.join('\0');
-  if (knownHostsCache?.key !== key) knownHostsCache = { key, entries: loadKnownHosts(files) };
-  return knownHostsCache.entries;
+  let read = knownHostsRead.get(key);
+  if (!read) knownHostsRead.set(key, (read = { files, entries: loadKnownHosts(files) }));
+  return read.entries;
+}
+
+/** The end of a run: the files are read again by the next one (a process may run several). */
+export function forgetKnownHosts(): void {
+  knownHostsRead.clear();
+}
+
+/** Later hosts must see a key accepted: added in place where its file is read last, else read again. */
+function knownHostAdded(entry: KnownHostEntry): void {
+  for (const [key, read] of knownHostsRead) {
+    if (read.files[read.files.length - 1] === entry.file) read.entries = read.entries.then((es) => (addKnownHostEntry(es, entry), es));
+    else if (read.files.includes(entry.file)) knownHostsRead.delete(key);
+  }
 }
 
 export const ssh2Transport: Transport = {
@@ -277,12 +291,11 @@ async function handshake(conn: Connection, spec: HostSpec, opts: ConnectOptions,
       }
       // Unknown key.
       if (opts.hostKeyPolicy === 'accept-new') {
-        const append = spec.hashKnownHosts ? appendHashedKnownHost : appendKnownHost;
-        const job = appendQueue.then(() => append(opts.knownHostsWriteFile, spec.host, spec.port, key));
-        appendQueue = job.catch(() => {});
+        const job = appendQueue.then(() => appendKnownHost(opts.knownHostsWriteFile, spec.host, spec.port, key, spec.hashKnownHosts === true));
+        appendQueue = job.then(() => {}, () => {});
         job.then(
-          () => {
-            knownHostsCache = undefined; // later hosts must see the key we just accepted
+          (entry) => {
+            knownHostAdded(entry);
             opts.warn(`${where}: new host key accepted and added to ${opts.knownHostsWriteFile}: ${peerText(d.keyType)} ${d.fingerprint}`);
             if (!conn.ended) verify(true);
           },

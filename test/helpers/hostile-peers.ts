@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { BANNER, entry, facts, FakeExec, fixtureHostKey, kexInitPacket, rec, sshPacket } from './fake-ssh-server.js';
 
@@ -494,7 +495,7 @@ export function recipeFor(req: PeerRequest): Recipe {
 /** Starts the peers in a child process on 127.0.0.1 ephemeral ports. */
 export async function startHostilePeers(requests: PeerRequest[]): Promise<HostilePeers> {
   const recipes = requests.map(recipeFor);
-  const self = new URL(import.meta.url).pathname;
+  const self = fileURLToPath(import.meta.url);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', self], {
     env: { ...process.env, OCTOSCAN_HOSTILE_PEERS: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -518,7 +519,7 @@ export async function startHostilePeers(requests: PeerRequest[]): Promise<Hostil
   };
 }
 
-if (process.env.OCTOSCAN_HOSTILE_PEERS && process.argv[1] && new URL(import.meta.url).pathname === path.resolve(process.argv[1])) {
+if (process.env.OCTOSCAN_HOSTILE_PEERS && process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   let input = '';
   process.stdin.on('data', (d) => (input += d));
   process.stdin.on('end', () => {

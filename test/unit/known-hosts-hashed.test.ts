@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { resolveHost } from '../../src/hosts/resolve.js';
 import { forgetParsedConfigs } from '../../src/hosts/ssh-config.js';
-import { appendHashedKnownHost, hashedHostField } from '../../src/transport/known-hosts-hashed.js';
+import { hashedHostField } from '../../src/transport/known-hosts-hashed.js';
+import { appendKnownHost } from '../../src/transport/known-hosts.js';
 import { decideHostKey, parseKnownHosts } from '../../src/transport/known-hosts.js';
 
 const keygenMissing = spawnSync('ssh-keygen', ['-?']).error ? 'ssh-keygen is not installed' : undefined;
@@ -27,8 +28,8 @@ describe('accept-new with HashKnownHosts yes', { skip: keygenMissing }, () => {
     writeFileSync(kh, 'plain.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'); // no final newline
     const a = publicBlob('a');
     const b = publicBlob('b');
-    await appendHashedKnownHost(kh, 'DB01.Example', 2222, a);
-    await appendHashedKnownHost(kh, 'web.example', 22, b);
+    await appendKnownHost(kh, 'DB01.Example', 2222, a, true);
+    await appendKnownHost(kh, 'web.example', 22, b, true);
     const text = readFileSync(kh, 'utf8');
     const lines = text.trimEnd().split('\n');
     assert.equal(lines.length, 3, 'the missing newline was added before the first new line');

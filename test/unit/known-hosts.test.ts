@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  addKnownHostEntry,
   appendKnownHost,
   decideHostKey,
   DEFAULT_HOST_KEY_ALGORITHMS,
@@ -14,6 +15,7 @@ import {
   hostKeyMessage,
   hostPattern,
   keyTypeOf,
+  knownKeyTypes,
   loadKnownHosts,
   parseKnownHosts,
   type HashedHost,
@@ -371,5 +373,37 @@ describe('host-key algorithms offered', () => {
   test('with the legacy list, a known RSA key prefers SHA-2 and still allows ssh-rsa', () => {
     const legacy = [...DEFAULT_HOST_KEY_ALGORITHMS, 'ssh-rsa'];
     assert.deepEqual(hostKeyAlgorithms(['ssh-rsa'], legacy).slice(0, 3), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  });
+});
+
+describe('hashed names and keys accepted during a run', () => {
+  test('the precomputed HMAC states agree with createHmac, for short, long (several blocks) and non-ASCII names', async () => {
+    const { createHmac, randomBytes } = await import('node:crypto');
+    const { HashedNames } = await import('../../src/transport/hashed-names.js');
+    const names = ['h', 'host1.example.com', '[10.1.1.1]:2200', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(119), `${'a.'.repeat(120)}com`, 'bücher.example'];
+    const table = new HashedNames();
+    names.forEach((n, i) => {
+      const salt = randomBytes(20);
+      table.add(salt, createHmac('sha1', salt).update(n).digest(), i);
+    });
+    names.forEach((n, i) => assert.deepEqual(table.lookup(n), [i], n));
+    assert.deepEqual(table.lookup('nothere'), []);
+    assert.deepEqual(table.lookup('HOST1.example.com'), [], 'lookups take the name as given (callers lowercase it)');
+  });
+
+  test('appendKnownHost returns the line it wrote, and addKnownHostEntry makes it count at once', async () => {
+    const file = join(dir, 'accepted');
+    await writeFile(file, `# c\n\nh ${keys.rsa.pub}`); // no final newline
+    const entries = await loadKnownHosts([file]);
+    assert.equal(decideHostKey(entries, '::1', 2222, keys.ed1.blob).verdict, 'unknown'); // the index is built now
+    const e = await appendKnownHost(file, '::1', 2222, keys.ed1.blob);
+    assert.deepEqual([e.file, e.line, e.hosts, e.keyType], [file, 4, ['[::1]:2222'], 'ssh-ed25519']);
+    const { stdout } = await run('ssh-keygen', ['-F', '[::1]:2222', '-f', file]);
+    assert.match(stdout, /found: line 4/);
+    addKnownHostEntry(entries, e);
+    const d = decideHostKey(entries, '::1', 2222, keys.ed1.blob);
+    assert.equal(d.verdict, 'match');
+    assert.deepEqual(d.matchedLine, { file, line: 4 });
+    assert.deepEqual(knownKeyTypes(entries, '::1', 2222), ['ssh-ed25519']);
   });
 });
