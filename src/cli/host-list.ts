@@ -79,10 +79,10 @@ export async function readHostList(opts: HostListOptions, typed: ReadonlySet<str
   const index: { hosts: string[]; groups: Map<string, string[]> } = { hosts: [], groups: new Map() };
   if (opts.inventory.length) {
     const inv = await readInventories(opts.inventory, defaults);
-    hosts.push(...inv.hosts);
-    notes.push(...inv.notes);
+    for (const h of inv.hosts) hosts.push(h);
+    for (const n of inv.notes) notes.push(n);
     for (const c of inv.columns) if (!columns.includes(c)) columns.push(c);
-    index.hosts.push(...inv.names);
+    for (const n of inv.names) index.hosts.push(n);
     index.groups = inv.groups;
   }
   for (const t of opts.targets) hosts.push(parseHostArg(t, defaults));
