@@ -284,7 +284,7 @@ _java_trust() {
       # find -path takes a pattern: a Java home named with one cannot be checked, so is not trusted.
       case $_jtl in
         *[][*?\\]*)
-          _jtw="its Java home's path holds * ? [ or \\"
+          _jtw="the path of its Java home holds * ? [ or a backslash"
           _lsn "$_jtk"; _jto=$_lu
           _java_trust_keep; return 0 ;;
       esac ;;
@@ -310,7 +310,7 @@ _java_trust() {
   done
   IFS=$_jtifs
   set +f
-  [ "$_jtrc" != 0 ] && [ -z "$_jtw" ] && _jtw="its folders could not be checked (find exit $_jtrc)"
+  [ "$_jtrc" != 0 ] && [ -z "$_jtw" ] && _jtw="its folders could not be checked: find exit $_jtrc"
   _lsn "$_jtk"
   _jto=$_lu
   _java_trust_keep
@@ -404,7 +404,7 @@ _java_who() {
   case $_jdt in
     setpriv | perl) _jwt=$_jdt ;;
     su) if [ -n "$_jwn" ]; then _jwt=su; else _jwhy="not trusted ($_jtw) and busybox su needs an account name for uid $_jwu"; fi ;;
-    *) _jwhy="not trusted ($_jtw) and this host has no way to run it as uid $_jwu (no setpriv --reuid, perl or busybox su)" ;;
+    *) _jwhy="not trusted ($_jtw) and this host has no way to run it as uid $_jwu: no setpriv --reuid, perl or busybox su" ;;
   esac
 }
 

@@ -4,7 +4,7 @@
 // a table of the probes and the programs the script can start.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
-import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
+import { externalPrograms, JAVA_RUN_RULE, probeRows, type ProbeRow } from '../probe/catalogue.js';
 import { buildScript } from '../probe/script.js';
 import { containerSteps, listingScript } from '../containers/engines.js';
 import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
@@ -94,6 +94,8 @@ export function listText(opts: ScriptCommandOptions): string {
     ),
     '',
     'Besides these, only shell builtins (printf, read, test, kill, wait, command -v, ...).',
+    '',
+    `Discovered programs (<java>: found by the search, on PATH, in $JAVA_HOME, behind /proc/<pid>/exe) are not ours: ${JAVA_RUN_RULE}.`,
     '',
     ...(opts.containers ? [containerSteps(opts.sudo), ''] : []),
   ];

@@ -100,6 +100,7 @@ const DYNAMIC: Record<string, string> = {
   '"$_jj"': '<java>',
   '"$_jvj"': '<java>',
   '"$3"': '<java> (macOS Java record)',
+  '"$1"': '<java> (_java_exec: the real path _java_who decided on)',
   '"$_nb"': '<rpm on PATH>',
   '"$_mvd/Contents/MacOS/VBoxManage"': '<VBoxManage>',
 };
