@@ -155,7 +155,7 @@ async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: 
       startedAt,
     });
     phase = 'done';
-    return result('ok', '', { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs });
+    return result('ok', '', { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, scriptSha256: run.scriptSha256 });
   } catch (err) {
     const e = ctl.signal.aborted && ctl.signal.reason instanceof ScanError ? ctl.signal.reason : asScanError(err, where, phase);
     return result(e.cls, e.message, { phase: e.phase });

@@ -10,12 +10,12 @@ import { completenessText, warningIdsText } from '../scan/completeness.js';
 import type { HostOutcome } from '../types.js';
 
 // New columns come last, so readers of the older columns keep working: completeness and run
-// facts (issue 12), containers (issue 17), upload (issue 14).
+// facts (issue 12), containers (issue 17), upload (issue 14), script_sha256 (issue 20).
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
   'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
-  'engine', 'container_id', 'container_name', 'image', 'upload',
+  'engine', 'container_id', 'container_name', 'image', 'upload', 'script_sha256',
 ] as const;
 export type ReportColumn = (typeof REPORT_COLUMNS)[number];
 export type ReportRow = Record<ReportColumn, string | number>;
@@ -62,6 +62,7 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     image: escapeControls(o.container?.image ?? ''),
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
+    script_sha256: o.scriptSha256 ?? '',
   };
 }
 
