@@ -16,8 +16,28 @@ export const SECRET_NAME_PARTS = ['PASSWORD', 'PASSWD', 'SECRET', 'TOKEN', 'CRED
 /** ... or ends in one of these. */
 export const SECRET_NAME_ENDINGS = ['_KEY', '_PASS'] as const;
 
-/** A value holding scheme://user:password@ (credentials in a URL), anywhere in it. */
-const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/?#@\s]*:[^/?#@\s]*@/i;
+/**
+ * A value holding scheme://user:password@ (credentials in a URL), anywhere in
+ * it. A scan from each `://` (not one regular expression: a target sends
+ * megabytes of environment, and a backtracking pattern over a long run of
+ * letters costs quadratic time on the controller).
+ */
+export function holdsUrlPassword(value: string): boolean {
+  for (let at = value.indexOf('://'); at >= 0; at = value.indexOf('://', at + 3)) {
+    if (at === 0 || !/[a-z0-9+.-]/i.test(value[at - 1])) continue;
+    let colon = false;
+    for (let i = at + 3; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x40 /* @ */) {
+        if (colon) return true;
+        break;
+      }
+      if (c === 0x3a /* : */) colon = true;
+      else if (c === 0x2f /* / */ || c === 0x3f /* ? */ || c === 0x23 /* # */ || c <= 0x20) break;
+    }
+  }
+  return false;
+}
 
 /** The archive entries this applies to (their names come from the probe list, entry-name.ts). */
 export function isJavaEnvironEntry(name: string): boolean {
@@ -44,7 +64,7 @@ export function redactEnviron(data: Buffer, truncated = false): Buffer {
     const name = eq < 0 ? '' : item.slice(0, eq);
     const value = eq < 0 ? item : item.slice(eq + 1);
     const secret =
-      (eq >= 0 && isSecretName(name)) || URL_WITH_PASSWORD.test(value) || (truncated && i === last && value.includes('://'));
+      (eq >= 0 && isSecretName(name)) || holdsUrlPassword(value) || (truncated && i === last && value.includes('://'));
     if (!secret) return item;
     return eq < 0 ? REDACTED_VALUE : `${name}=${REDACTED_VALUE}`;
   });
