@@ -311,8 +311,11 @@ _java_trust() {
   IFS=$_jtifs
   set +f
   [ "$_jtrc" != 0 ] && [ -z "$_jtw" ] && _jtw="its folders could not be checked: find exit $_jtrc"
-  _lsn "$_jtk"
-  _jto=$_lu
+  # Its owner matters only to run it as the owner: no ls for a trusted binary.
+  if [ -n "$_jtw" ]; then
+    _lsn "$_jtk"
+    _jto=$_lu
+  fi
   _java_trust_keep
 }
 _java_trust_keep() {
