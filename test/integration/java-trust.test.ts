@@ -18,7 +18,7 @@ import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
 import { buildProfileRoot, emulationUnavailable } from '../helpers/emulated-targets.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
-import { prelude, scriptSha256 } from '../../src/probe/script.js';
+import { prelude, preludeDarwin, scriptSha256 } from '../../src/probe/script.js';
 import { REDACTED_VALUE } from '../../src/scan/java-environ.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 
@@ -186,6 +186,20 @@ describe('who runs a discovered java: real sudo, real sshd, a compiled java', { 
     assert.equal(none.archive.get(`java/dynamic/${jvm!.pid}/environ`), undefined);
     assert.ok(none.archive.get(`java/dynamic/${jvm!.pid}/cmdline`), 'the rest of the JVM record stays');
     assert.equal(JSON.parse(none.archive.get('octoscan-remote/scan.json')!.toString('utf8')).java_environ, 'none');
+  });
+
+  test('the macOS record (bash, as /bin/sh on a Mac): an untrusted Java 9+ home runs as its owner through perl, as a Mac has no setpriv; a root-owned one in its folder not at all', () => {
+    for (const home of [join(base, 'app', 'jdk'), join(base, 'app', 'rootjdk')]) {
+      mkdirSync(join(home, 'lib'), { recursive: true });
+      for (const f of ['modules', 'libjava.dylib']) writeFileSync(join(home, 'lib', f), '');
+    }
+    for (const p of [join(base, 'app', 'jdk', 'lib'), join(base, 'app', 'jdk', 'lib', 'modules'), join(base, 'app', 'jdk', 'lib', 'libjava.dylib')]) chownSync(p, owner.uid, owner.gid);
+    const token = '@@OCTO:00000000000000000000000000000000@@';
+    const script = `_T='${token}'\n${prelude()}\n${preludeDarwin()}\n_jdt=perl\n_mac_java_record j java/static/opt_1/version '${appJava}' 262145\n_mac_java_record j java/static/opt_2/version '${rootJava}' 262145\n`;
+    const r = spawnSync('bash', ['--posix', '-s'], { input: script, encoding: 'latin1', env: { PATH: '/usr/bin:/bin', DB_PASSWORD: 'leak' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(ranAs(r.stdout), [`uid=${owner.uid} euid=${owner.uid} suid=${owner.uid} gid=${owner.gid} egid=${owner.gid} sgid=${owner.gid} groups=${owner.gid} env=0`], r.stdout);
+    assert.match(r.stdout, new RegExp(`^Path:${rootJava}\nVariant:JRE\nFeatures:\nNOT RUN: java -version not run for '${rootJava}': not trusted \\(${base}/app: owner uid ${owner.uid}.*it would run as root\n\n\\S+ E 0\n\n\\S+ W 2003 java -version not run for '${rootJava}'`, 'm'));
   });
 
   // The drops this machine's scans do not pick (it has util-linux setpriv), run
