@@ -330,7 +330,7 @@ _pw_uid() {
   _pwn= _pwg=
   while IFS=: read -r _pw1 _pw2 _pw3 _pw4 _pw5; do
     if [ "$_pw3" = "$1" ]; then _pwn=$_pw1 _pwg=$_pw4; return 0; fi
-  done </etc/passwd
+  done 2>/dev/null </etc/passwd
   if ! _have getent; then
     _pwg=$(id -g "$1" 2>/dev/null </dev/null) && _pwn=$(id -un "$1" 2>/dev/null </dev/null) || _pwg=
     return 0
@@ -386,7 +386,7 @@ _java_who() {
     _jwe=
     while read -r _jwk _jwa _jwb _jwc; do
       case $_jwk in Uid:) _jwu=$_jwa _jwe=$_jwb ;; Gid:) _jwg=$_jwa ;; esac
-    done <"$2/status"
+    done 2>/dev/null <"$2/status"
     [ "$_jwe" = 0 ] && _jwu=0
     _pw_uid "$_jwu"
     _jwo="process uid $_jwu"
