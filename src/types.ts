@@ -153,6 +153,8 @@ export interface HostOutcome {
   onTargetMs?: number;
   /** What the archive holds (ok hosts). */
   completeness?: Completeness;
+  /** sha256 of the script as `octoscan-remote script` prints it for the run's options (hosts the script ran on). */
+  scriptSha256?: string;
   /** A failure before authentication that may pass: the sweep retries these. */
   transient?: boolean;
   /** With --upload, for ok hosts: where the archive is (the collector has it, or it waits in --out). */

@@ -74,9 +74,14 @@ _mac_java_plists() {
 
 # _mac_java_record PROBE ENTRY JAVA CAP+1: the macOS form of the Java record
 # (spec section 5): Path, Variant, an empty Features line, then standard output
-# and error of `java -version` run in the session's environment, but only in
-# a Java 9+ home (lib/modules and lib/libjava.dylib beside bin/): anything else
-# (Java 8, the /usr/bin stubs that would pop up an install dialog) is not run.
+# and error of `java -version`, but only in a Java 9+ home (lib/modules and
+# lib/libjava.dylib beside bin/): anything else (Java 8, the /usr/bin stubs
+# that would pop up an install dialog) is not run. Who runs it is decided as on
+# Linux (_java_who): a trusted java runs as the scan, in the session's
+# environment, as the reference does; an untrusted one (an application's
+# bundled JRE below the admin-writable /Applications, typically) runs only as
+# its owner, through perl, with an empty environment, or is not run (a NOT RUN
+# line, the release file's JAVA_VERSION and IMPLEMENTOR, warning 2003).
 # -XX:-UsePerfData, as on Linux: otherwise the JVM writes hsperfdata files
 # into $TMPDIR; the output of -version is the same (HotSpot and OpenJ9 both
 # take the option).
@@ -84,18 +89,31 @@ _mac_java_record() {
   _mjd=${3%/*}
   _mjv=JRE
   [ -f "${3}c" ] && _mjv=JDK
+  _mjs=0
+  if [ -f "$_mjd/../lib/modules" ] && [ -f "$_mjd/../lib/libjava.dylib" ]; then
+    _mjs=1
+    # readlink -f exists from macOS 12.3; before, the path as found (a link in it is then not trusted).
+    _mjk=$(readlink -f "$3" 2>/dev/null </dev/null) || _mjk=$3
+    [ -n "$_mjk" ] || _mjk=$3
+    _java_who "$_mjk"
+  fi
   _r B "$1" - - "$2"
   {
     printf 'Path:%s\nVariant:%s\nFeatures:\n' "$3" "$_mjv"
-    if [ -f "$_mjd/../lib/modules" ] && [ -f "$_mjd/../lib/libjava.dylib" ]; then
-      _to 60 "$3" -XX:-UsePerfData -version </dev/null 2>&1
+    if [ "$_mjs" = 0 ]; then
+      printf 'FAILED: %s/../lib required files not found - probably not a standard java directory structure\n' "$_mjd"
+    elif [ "$_jwt" = no ]; then
+      printf "NOT RUN: java -version not run for '%s': %s\n" "$3" "$_jwhy"
+      _java_release "$_mjk"
+    else
+      _java_exec "$_mjk" session </dev/null 2>&1
       _mjr=$?
       [ "$_mjr" = 0 ] || printf 'FAILED: java -version failed for %s exit code %s\n' "$3" "$_mjr"
-    else
-      printf 'FAILED: %s/../lib required files not found - probably not a standard java directory structure\n' "$_mjd"
     fi
   } | _cap "$4"
   _r E 0
+  [ "$_mjs" = 1 ] && [ "$_jwt" = no ] && _r W 2003 "java -version not run for '$3': $_jwhy"
+  return 0
 }
 
 # java/static/opt_<n>/version: each regular file named java with any execute

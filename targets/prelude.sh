@@ -214,10 +214,235 @@ _cmd() {
   _cmdx "$_cp" "$_ce" "$_cc" "$_co" "$_cm" 600 - '' "$@"
 }
 
-# _java_version JAVA CAP+1: sets _jo (java -version's output, capped) and _jrc
-# (its status). One run per binary and scan: the java on PATH, the homes the
-# search finds and the running JVMs are usually the same few binaries reached
-# by other paths, so a result is kept under the binary's real path.
+# Who runs java -version (README "What a root scan does and cannot do"). A
+# java found by a search, on PATH, in $JAVA_HOME or behind /proc/<pid>/exe is
+# trusted when the file (after symlinks), every folder above it and its Java
+# home's lib folder (where the JVM loads libjvm and libjli from) are owned by
+# root or by the scanning account and writable by neither group nor others:
+# OpenSSH's StrictModes test. A trusted java runs as the scan runs. Anything
+# else runs only as its owner (a running JVM's binary: as that process's uid
+# and gid), which needs root and a tool to drop to it; else it is not run.
+
+# _lsn PATH: _lm, _lu, _lg = mode string, owner uid, group gid (ls -ldn; POSIX).
+_lsn() {
+  _lm=- _lu=- _lg=-
+  set -f
+  # Unquoted on purpose: the first four fields of one ls line.
+  set -- $(ls -ldn -- "$1" 2>/dev/null </dev/null)
+  set +f
+  [ $# -ge 4 ] && _lm=$1 _lu=$3 _lg=$4
+}
+
+# _java_trust_find REAL [LIB]: the untrusted ones among REAL, the folders above
+# it and everything below LIB, one per line, then rc=<find's status>. One find
+# for the whole list; the folders above are tested, not descended into.
+_java_trust_find() {
+  _jtr=$1 _jtlib=${2:-}
+  set -- "$_jtr"
+  _jta=$_jtr
+  while :; do
+    _jta=${_jta%/*}
+    [ -n "$_jta" ] || break
+    set -- "$@" "$_jta"
+  done
+  set -- "$@" /
+  if [ -n "$_jtlib" ]; then
+    set -- "$@" "$_jtlib" '(' -path "$_jtlib" -o -path "$_jtlib/*" -o -prune ')'
+  else
+    set -- "$@" -prune
+  fi
+  # A link's own mode is always rwxrwxrwx: only its owner counts.
+  _to 60 find "$@" '(' '(' ! -user 0 ! -user "$_uid" ')' -o '(' ! -type l '(' -perm -0020 -o -perm -0002 ')' ')' ')' -print 2>/dev/null </dev/null
+  echo "rc=$?"
+}
+
+# _java_trust REAL: sets _jtw (empty: trusted; else which paths others could
+# change, for the record and the warning) and _jto (REAL's owner uid).
+# Checked once per binary and scan (the cache lives in numbered variables).
+_jtn=0
+_java_trust() {
+  _jti=0
+  while [ "$_jti" -lt "$_jtn" ]; do
+    _jti=$((_jti + 1))
+    eval "_jtkk=\$_jtk_$_jti"
+    if [ "$_jtkk" = "$1" ]; then
+      eval "_jtw=\$_jtw_$_jti _jto=\$_jto_$_jti"
+      return 0
+    fi
+  done
+  _jtw= _jto=
+  _jtk=$1
+  case $_jtk in
+    /*) ;;
+    *) _jtw="not an absolute path"; _java_trust_keep; return 0 ;;
+  esac
+  _jtl=
+  case $_jtk in
+    */bin/java)
+      _jtl=${_jtk%/bin/java}/lib
+      [ -d "$_jtl" ] || _jtl=
+      # find -path takes a pattern: a Java home named with one cannot be checked, so is not trusted.
+      case $_jtl in
+        *[][*?\\]*)
+          _jtw="the path of its Java home holds * ? [ or a backslash"
+          _lsn "$_jtk"; _jto=$_lu
+          _java_trust_keep; return 0 ;;
+      esac ;;
+  esac
+  _jtf=$(_java_trust_find "$_jtk" "$_jtl")
+  _jtrc=${_jtf##*rc=}
+  _jtf=${_jtf%rc=*}
+  _jtc=0
+  _jtifs=$IFS
+  IFS=$_nl
+  set -f
+  for _jtp in $_jtf; do
+    IFS=$_jtifs
+    _jtc=$((_jtc + 1))
+    if [ "$_jtc" -gt 3 ]; then _jtw="$_jtw; ..."; break; fi
+    _lsn "$_jtp"
+    _jtd=
+    [ "$_lu" != 0 ] && [ "$_lu" != "$_uid" ] && _jtd="owner uid $_lu"
+    case $_lm in l*) ;; ?????w*) _jtd="${_jtd:+$_jtd, }group gid $_lg may write" ;; esac
+    case $_lm in l*) ;; ????????w*) _jtd="${_jtd:+$_jtd, }anyone may write" ;; esac
+    _pctnl "$_jtp"
+    _jtw="${_jtw:+$_jtw; }$_pn: ${_jtd:-changed while checked}"
+  done
+  IFS=$_jtifs
+  set +f
+  [ "$_jtrc" != 0 ] && [ -z "$_jtw" ] && _jtw="its folders could not be checked: find exit $_jtrc"
+  # Its owner matters only to run it as the owner: no ls for a trusted binary.
+  if [ -n "$_jtw" ]; then
+    _lsn "$_jtk"
+    _jto=$_lu
+  fi
+  _java_trust_keep
+}
+_java_trust_keep() {
+  _jtn=$((_jtn + 1))
+  eval "_jtk_$_jtn=\$_jtk _jtw_$_jtn=\$_jtw _jto_$_jtn=\$_jto"
+}
+
+# _pw_uid UID: _pwn, _pwg = the account's name and primary gid (empty when
+# unknown): /etc/passwd read by the shell; getent only for directory accounts,
+# id where there is no getent (macOS keeps its users in Directory Services).
+_pw_uid() {
+  _pwn= _pwg=
+  while IFS=: read -r _pw1 _pw2 _pw3 _pw4 _pw5; do
+    if [ "$_pw3" = "$1" ]; then _pwn=$_pw1 _pwg=$_pw4; return 0; fi
+  done 2>/dev/null </etc/passwd
+  if ! _have getent; then
+    _pwg=$(id -g "$1" 2>/dev/null </dev/null) && _pwn=$(id -un "$1" 2>/dev/null </dev/null) || _pwg=
+    return 0
+  fi
+  _pwl=$(getent passwd "$1" 2>/dev/null </dev/null)
+  _pwifs=$IFS
+  IFS=:
+  set -f
+  # Unquoted on purpose: the fields of one passwd line.
+  set -- "$1" $_pwl
+  IFS=$_pwifs
+  set +f
+  [ $# -ge 5 ] && [ "$4" = "$1" ] && _pwn=$2 _pwg=$5
+  return 0
+}
+
+# The way this host drops from root to another account, found once, when
+# first needed: util-linux setpriv (exact: uid, gid, no supplementary groups,
+# no new privileges), else perl (the same through its $< $> $( $) variables),
+# else busybox su (the account's own groups; it execs in place, so the
+# deadline still holds). Empty: none, and untrusted binaries are not run.
+_jdt=unset
+_java_dropper() {
+  [ "$_jdt" = unset ] || return 0
+  _jdt=
+  if _have setpriv; then
+    case $(setpriv --help 2>&1 </dev/null) in *--reuid*) _jdt=setpriv; return 0 ;; esac
+  fi
+  if [ -x /usr/bin/perl ]; then _jdt=perl; return 0; fi
+  if _have busybox; then
+    case "$_nl$(busybox --list 2>/dev/null </dev/null)$_nl" in *"${_nl}su$_nl"*) _jdt=su ;; esac
+  fi
+  return 0
+}
+# The perl way: supplementary groups set to the one gid, real and effective
+# gid, then real and effective uid in one setreuid; all checked before the
+# exec. Fixed text: the ids and the java arrive as arguments.
+_jperl='($u,$g)=splice(@ARGV,0,2);$)="$g $g";$(=$g;($<,$>)=($u,$u);die "octoscan: could not become uid $u gid $g\n" if $<!=$u||$>!=$u||($(+0)!=$g||($)+0)!=$g;exec{$ARGV[0]}@ARGV;die "octoscan: exec $ARGV[0]: $!\n"'
+
+# _java_who REAL [PROCDIR]: how REAL may run. Sets _jwt: '' (as the scan),
+# setpriv, perl or su (as _jwu:_jwg, account _jwn), or no (not run, _jwhy
+# says why). PROCDIR: the /proc/<pid> whose binary it is.
+_java_who() {
+  _jwt= _jwhy= _jwu= _jwg= _jwn=
+  _java_trust "$1"
+  [ -z "$_jtw" ] && return 0
+  _jwt=no
+  if [ "$_uid" != 0 ]; then
+    _jwhy="not trusted ($_jtw) and this scan runs as uid $_uid: only root can run it as its owner"
+    return 0
+  fi
+  if [ -n "${2:-}" ]; then
+    _jwe=
+    while read -r _jwk _jwa _jwb _jwc; do
+      case $_jwk in Uid:) _jwu=$_jwa _jwe=$_jwb ;; Gid:) _jwg=$_jwa ;; esac
+    done 2>/dev/null <"$2/status"
+    [ "$_jwe" = 0 ] && _jwu=0
+    _pw_uid "$_jwu"
+    _jwo="process uid $_jwu"
+  else
+    _jwu=$_jto
+    _pw_uid "$_jwu"
+    _jwg=$_pwg
+    _jwo="owner uid $_jwu"
+  fi
+  _jwn=$_pwn
+  case $_jwu in '' | *[!0-9]*) _jwhy="not trusted ($_jtw) and its owner is not known"; return 0 ;; esac
+  if [ "$_jwu" = 0 ]; then
+    _jwhy="not trusted ($_jtw) and its $_jwo is root: it would run as root"
+    return 0
+  fi
+  case $_jwg in '' | *[!0-9]*) _jwhy="not trusted ($_jtw) and its $_jwo has no account with a primary group"; return 0 ;; esac
+  _java_dropper
+  case $_jdt in
+    setpriv | perl) _jwt=$_jdt ;;
+    su) if [ -n "$_jwn" ]; then _jwt=su; else _jwhy="not trusted ($_jtw) and busybox su needs an account name for uid $_jwu"; fi ;;
+    *) _jwhy="not trusted ($_jtw) and this host has no way to run it as uid $_jwu: no setpriv --reuid, perl or busybox su" ;;
+  esac
+}
+
+# _java_exec REAL ENV: REAL -XX:-UsePerfData -version, the way _java_who chose,
+# with a 60 s deadline. ENV=session keeps the session's environment where it
+# runs as the scan (macOS, as the reference); an owner always gets an empty one.
+_java_exec() {
+  case $_jwt in
+    '') if [ "$2" = session ]; then _to 60 "$1" -XX:-UsePerfData -version; else _to 60 env -i "$1" -XX:-UsePerfData -version; fi ;;
+    setpriv) _to 60 setpriv --reuid="$_jwu" --regid="$_jwg" --clear-groups --no-new-privs -- env -i "$1" -XX:-UsePerfData -version ;;
+    perl) _to 60 env -i /usr/bin/perl -e "$_jperl" "$_jwu" "$_jwg" "$1" -XX:-UsePerfData -version ;;
+    su) _to 60 busybox su -s /bin/sh "$_jwn" -c 'exec env -i "$0" -XX:-UsePerfData -version' "$1" ;;
+  esac
+}
+
+# _java_release REAL: the JAVA_VERSION and IMPLEMENTOR lines of the Java
+# home's release file (bin/.., or jre/bin/../.. for a Java 8 JRE inside a
+# JDK), read without running anything: a regular file, not a link, its
+# first 64 KiB.
+_java_release() {
+  _jrd=${1%/*}
+  _jrf=$_jrd/../release
+  case $_jrd in */jre/bin) [ -f "$_jrf" ] || _jrf=$_jrd/../../release ;; esac
+  [ -f "$_jrf" ] && [ ! -L "$_jrf" ] || return 0
+  _cap 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
+    case $_jrl in JAVA_VERSION=* | IMPLEMENTOR=*) printf '%s\n' "$_jrl" ;; esac
+  done
+}
+
+# _java_version JAVA CAP+1 [PROCDIR]: sets _jo (java -version's output,
+# capped) and _jrc (its status; nr = not run, _jo then says why). One run per
+# binary, account and scan: the java on PATH, the homes the search finds and
+# the running JVMs are usually the same few binaries reached by other paths,
+# so a result is kept under the binary's real path, which is also what runs
+# (a link changed after the check changes nothing).
 # -XX:-UsePerfData: otherwise every JVM started writes /tmp/hsperfdata_<user>/<pid>
 # (and may leave the folder behind); the output of -version is the same.
 # OpenJ9 and other JVMs ignore -XX: options they do not know.
@@ -227,27 +452,36 @@ _java_version() {
   _jvj=$1
   _jvk=$(readlink -f "$_jvj" 2>/dev/null </dev/null) || _jvk=$_jvj
   [ -n "$_jvk" ] || _jvk=$_jvj
+  _java_who "$_jvk" "${3:-}"
+  if [ "$_jwt" = no ]; then
+    _jrc=nr
+    _jo=$_jwhy
+    return 0
+  fi
+  _jva="$_jwt:$_jwu:$_jwg"
   _jvi=0
   while [ "$_jvi" -lt "$_jvn" ]; do
     _jvi=$((_jvi + 1))
-    eval "_jvkk=\$_jvk_$_jvi _jvcc=\$_jvc_$_jvi"
-    if [ "$_jvkk" = "$_jvk" ] && [ "$_jvcc" = "$2" ]; then
+    eval "_jvkk=\$_jvk_$_jvi _jvcc=\$_jvc_$_jvi _jvaa=\$_jva_$_jvi"
+    if [ "$_jvkk" = "$_jvk" ] && [ "$_jvcc" = "$2" ] && [ "$_jvaa" = "$_jva" ]; then
       eval "_jo=\$_jvo_$_jvi _jrc=\$_jvr_$_jvi"
       return 0
     fi
   done
-  _jo=$( { _to 60 env -i "$_jvj" -XX:-UsePerfData -version 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$2")
+  _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$2")
   case $_jo in
     *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
     *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
   esac
   _jvn=$((_jvn + 1))
-  eval "_jvk_$_jvn=\$_jvk _jvc_$_jvn=\$2 _jvo_$_jvn=\$_jo _jvr_$_jvn=\$_jrc"
+  eval "_jvk_$_jvn=\$_jvk _jvc_$_jvn=\$2 _jva_$_jvn=\$_jva _jvo_$_jvn=\$_jo _jvr_$_jvn=\$_jrc"
 }
 
-# _java_record PROBE ENTRY JAVA CAP+1: the spec's version record for one JVM.
-# java -version runs with an empty environment (env -i) and its own deadline;
-# its standard error is what the record keeps.
+# _java_record PROBE ENTRY JAVA CAP+1 [PROCDIR]: the spec's version record for
+# one JVM. java -version runs with an empty environment (env -i) and its own
+# deadline; its standard error is what the record keeps. A java that may not
+# run (_java_who) gets a NOT RUN line saying why, the release file's
+# JAVA_VERSION and IMPLEMENTOR, and warning 2003 naming who could change it.
 _java_record() {
   _jp=$1 _je=$2 _jj=$3 _jd=${3%/*}
   _jv=JRE
@@ -257,13 +491,14 @@ _java_record() {
   if [ -e "$_jd/../lib/management/usagetracker.properties" ] || [ -e "$_jd/../conf/management/usagetracker.properties" ]; then
     _jf=${_jf:+$_jf,}JavaUsageTrackerHome
   fi
-  _java_version "$_jj" "$4"
+  _java_version "$_jj" "$4" "${5:-}"
   _r B "$_jp" - - "$_je"
   printf 'Path:%s\nVariant:%s\n' "$_jj" "$_jv"
   [ -n "$_jf" ] && printf 'Features:%s\n' "$_jf"
   printf '\n'
   case $_jrc in
     0) printf '%s' "$_jo" ;;
+    nr) printf "NOT RUN: java -version not run for '%s': %s\n" "$_jj" "$_jo"; _java_release "$_jvk" ;;
     126) printf "FAILED: java -version failed for '%s': PermissionError(13, 'Permission denied')" "$_jj" ;;
     127) printf "FAILED: java -version failed for '%s': FileNotFoundError(2, 'No such file or directory')" "$_jj" ;;
     *) printf "FAILED: java -version failed for '%s', exit code: %s\n%s" "$_jj" "$_jrc" "$_jo" ;;
@@ -271,6 +506,7 @@ _java_record() {
   _r E 0
   case $_jrc in
     0) ;;
+    nr) _r W 2003 "java -version not run for '$_jj': $_jo" ;;
     126) _r W 2003 "java -version failed for '$_jj': PermissionError(13, 'Permission denied')" ;;
     127) _r W 2003 "java -version failed for '$_jj': FileNotFoundError(2, 'No such file or directory')" ;;
     *) _r W 2002 "java -version failed for '$_jj', exit code: $_jrc" ;;
@@ -354,7 +590,7 @@ _java_dynamic() {
     fi
     _is_exec_file "$_jdx" || continue
     _is_probe_jvm "$_jdd" && continue
-    _java_record "$1" "java/dynamic/$_jdpid/version" "$_jdx" "$2"
+    _java_record "$1" "java/dynamic/$_jdpid/version" "$_jdx" "$2" "$_jdd"
     _file "$1" "java/dynamic/$_jdpid/cmdline" "$_jdd/cmdline" "$2" 0 0
     _file "$1" "java/dynamic/$_jdpid/environ" "$_jdd/environ" "$2" 0 0
   done

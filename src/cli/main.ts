@@ -344,6 +344,7 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     hostTimeoutMs: opts.hostTimeout * 1000,
     sections: { linux: linuxProbes, darwin: darwinProbes },
     javaDirs: opts.javaDir,
+    javaEnviron: opts.javaEnviron,
     hostCap: opts.maxHostBytes,
     warn: (m) => progress.log(m),
     trace: log.verbose ? (m) => progress.log(m) : undefined,

@@ -10,6 +10,7 @@ import { version } from '../version.js';
 import { addUploadOptions, type UploadCliOptions } from '../upload/upload-options.js';
 import { SUBCOMMAND_HELP } from './subcommands.js';
 import { localAccount } from './local-account.js';
+import { JAVA_ENVIRON_MODES, type JavaEnvironMode } from '../scan/java-environ.js';
 
 export interface CliOptions extends UploadCliOptions {
   targets: string[];
@@ -35,6 +36,7 @@ export interface CliOptions extends UploadCliOptions {
   progress?: boolean;
   shard?: string;
   javaDir: string[];
+  javaEnviron: JavaEnvironMode;
   jump?: string;
   jumpChannels: number;
   config?: string;
@@ -210,6 +212,11 @@ export function buildCommand(): Command {
     .option('-F, --config <file>', 'ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config; "none" reads none')
     .option('--legacy-algorithms', 'also offer ssh-rsa (SHA-1) host keys, SHA-1 key exchange and CBC ciphers, for old servers', false)
     .option('--java-dir <dir>', 'extra folder on the target searched for Java; repeatable or colon-separated', javaDirs, [])
+    .addOption(
+      new Option('--java-environ <mode>', 'running JVMs\' environments (java/dynamic/<pid>/environ): redacted = every variable, secret values replaced (README "What a root scan does and cannot do"); full = as the on-host scanner; none = left out')
+        .choices([...JAVA_ENVIRON_MODES])
+        .default('redacted'),
+    )
     .option('--containers', 'after each host, scan each of its running containers (docker, podman, crictl) through the same connection: one archive per container (hosts-file column containers=yes/no overrides it)', false)
     .option('--container-parallel <n>', 'containers scanned at once on one host', integer('--container-parallel', 1, 64), 1)
     .option('--container-timeout <seconds>', 'deadline for one container, from exec to archive', seconds('--container-timeout'), 600)

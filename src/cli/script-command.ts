@@ -4,15 +4,14 @@
 // a table of the probes and the programs the script can start.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
-import { externalPrograms, probeRows, type ProbeRow } from '../probe/catalogue.js';
-import { buildScript } from '../probe/script.js';
+import { externalPrograms, JAVA_RUN_RULE, probeRows, type ProbeRow } from '../probe/catalogue.js';
+import { buildScript, PLACEHOLDER_TOKEN, scriptSha256 } from '../probe/script.js';
 import { containerSteps, listingScript } from '../containers/engines.js';
 import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
 import { parseWords } from './parse-words.js';
 import { err as writeErr, out as writeOut } from './stdio.js';
 
-/** What the script shows instead of the token; a valid token shape, so the script still parses the same. */
-export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
+export { PLACEHOLDER_TOKEN };
 /** The command the scan execs on the target; the script arrives on its standard input. */
 export const EXEC_COMMAND = PLAIN_COMMAND;
 /** What --sudo execs first. */
@@ -34,6 +33,7 @@ export interface ScriptCommandOptions {
   sudo: boolean;
   javaDir: string[];
   list: boolean;
+  sha256?: boolean;
   containers?: boolean;
 }
 
@@ -52,6 +52,7 @@ export function scriptCommand(): Command {
     .option('--sudo', `show how a --sudo scan starts the script (${SUDO_EXEC_COMMAND} first)`, false)
     .option('--java-dir <dir>', 'extra folder searched for Java, as in a scan; repeatable or colon-separated', javaDirs, [])
     .option('--list', 'a table of the probes instead of the script', false)
+    .option('--sha256', 'only the sha256 of the script as printed (for these --java-dir folders): what scan.json and the report record as script_sha256', false)
     .option('--containers', 'what --containers adds: the container listing script (with --list: the commands it runs in each container)', false)
     .allowExcessArguments(false);
 }
@@ -95,6 +96,8 @@ export function listText(opts: ScriptCommandOptions): string {
     '',
     'Besides these, only shell builtins (printf, read, test, kill, wait, command -v, ...).',
     '',
+    `Discovered programs (<java>: found by the search, on PATH, in $JAVA_HOME, behind /proc/<pid>/exe) are not ours: ${JAVA_RUN_RULE}.`,
+    '',
     ...(opts.containers ? [containerSteps(opts.sudo), ''] : []),
   ];
   return out.join('\n');
@@ -106,6 +109,11 @@ export async function runScriptCommand(args: string[]): Promise<number> {
   const early = parseWords(cmd, args);
   if (early !== undefined) return early;
   const opts = cmd.opts() as ScriptCommandOptions;
+  if (opts.sha256) {
+    // The marker line of --sudo is not part of the script: the hash is the same with and without it.
+    writeOut(`${scriptSha256({ linux: linuxProbes, darwin: darwinProbes }, opts.javaDir)}\n`);
+    return 0;
+  }
   if (opts.list) {
     writeOut(listText(opts));
     return 0;

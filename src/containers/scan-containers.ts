@@ -197,7 +197,7 @@ async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: 
     });
     phase = 'done';
     // The same columns as a host's row, so a container is flagged incomplete by the same rules.
-    return result('ok', run.message, { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness });
+    return result('ok', run.message, { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness, scriptSha256: run.scriptSha256 });
   } catch (err) {
     const e = ctl.signal.aborted && ctl.signal.reason instanceof ScanError ? ctl.signal.reason : asScanError(err, where, phase);
     return result(e.cls, e.message, { phase: e.phase });

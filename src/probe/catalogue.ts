@@ -38,26 +38,28 @@ export const showArgv = (argv: string[]): string => argv.map(showArg).join(' ');
 /** The builtins (shell functions of the preludes): what they read and run. */
 function builtinRow(p: Extract<Probe, { kind: 'builtin' }>, javaDirs: string[]): Omit<ProbeRow, 'os' | 'id' | 'cap'> {
   const javaRun = 'env -i <java> -XX:-UsePerfData -version';
+  // Who runs it (targets/prelude.sh, _java_who): the same rule for every discovered java.
+  const javaRule = ' (trusted: as the scan; untrusted: in a root scan as its owner, never as root; else not run)';
   switch (p.builtin) {
     case 'total-memory':
       return { entry: p.entry!, source: 'reads /sys/devices/system/memory/block_size_bytes and memory*/online', programs: [], deadline: '-', root: '' };
     case 'java-default':
-      return { entry: p.entry!, source: `the java on PATH: ${javaRun}`, programs: ['readlink', 'env', '<java>'], deadline: '60 s', root: '' };
+      return { entry: p.entry!, source: `the java on PATH: ${javaRun}${javaRule}`, programs: [...JAVA_RUN_PROGRAMS], deadline: '60 s', root: '' };
     case 'java-home':
-      return { entry: p.entry!, source: `$JAVA_HOME/bin/java: ${javaRun}`, programs: ['readlink', 'env', '<java>'], deadline: '60 s', root: '' };
+      return { entry: p.entry!, source: `$JAVA_HOME/bin/java: ${javaRun}${javaRule}`, programs: [...JAVA_RUN_PROGRAMS], deadline: '60 s', root: '' };
     case 'java-static':
       return {
         entry: 'java/static/opt_<n>/version',
-        source: `find ${[...JAVA_DIRS, ...javaDirs].join(' ')}${javaDirs.length ? '' : ' [--java-dir ...]'} -name java (pruning those of /dev /proc /run /sys /etc a search folder contains) | sort -u; then for each: ${javaRun}`,
-        programs: ['find', 'sort', 'readlink', 'env', '<java>'],
+        source: `find ${[...JAVA_DIRS, ...javaDirs].join(' ')}${javaDirs.length ? '' : ' [--java-dir ...]'} -name java (pruning those of /dev /proc /run /sys /etc a search folder contains) | sort -u; then for each: ${javaRun}${javaRule}`,
+        programs: ['sort', ...JAVA_RUN_PROGRAMS],
         deadline: 'find 600 s, each java 60 s',
         root: '',
       };
     case 'java-dynamic':
       return {
         entry: 'java/dynamic/<pid>/{version,cmdline,environ}',
-        source: `/proc/<pid>/comm of each process; for java ones: readlink /proc/<pid>/exe, tr of /proc/<pid>/cmdline (a scanner's own java -version is skipped), ${javaRun}, reads /proc/<pid>/cmdline and environ`,
-        programs: ['readlink', 'tr', 'env', '<java>'],
+        source: `/proc/<pid>/comm of each process; for java ones: readlink /proc/<pid>/exe, tr of /proc/<pid>/cmdline (a scanner's own java -version is skipped), ${javaRun} (trusted: as the scan; untrusted: in a root scan as the process's uid and gid, never as root; else not run), reads /proc/<pid>/status, cmdline and environ (environ redacted on the controller, --java-environ)`,
+        programs: ['tr', ...JAVA_RUN_PROGRAMS],
         deadline: 'each java 60 s',
         root: "other users' JVMs",
       };
@@ -74,8 +76,8 @@ function builtinRow(p: Extract<Probe, { kind: 'builtin' }>, javaDirs: string[]):
     case 'mac-java-static':
       return {
         entry: 'java/static/opt_<n>/version',
-        source: 'find /Library /Applications -name java -type f -perm +0111; for each Java 9+ home: <java> -XX:-UsePerfData -version',
-        programs: ['find', '<java>'],
+        source: `find /Library /Applications -name java -type f -perm +0111; for each Java 9+ home: <java> -XX:-UsePerfData -version${javaRule}`,
+        programs: ['readlink', 'find', 'ls', 'id', '/usr/bin/perl', 'env', '<java>'],
         deadline: 'find 600 s, each java 60 s',
         root: '',
       };
@@ -89,6 +91,18 @@ function builtinRow(p: Extract<Probe, { kind: 'builtin' }>, javaDirs: string[]):
       };
   }
 }
+
+/**
+ * How a discovered java is run (targets/prelude.sh, _java_who), for `script
+ * --list` and the README: trusted binaries as the scan, others only as their
+ * owner, or not at all.
+ */
+export const JAVA_RUN_RULE =
+  'trusted = the file after links, every folder above it and its Java home\'s lib owned by root or the scan account and not group/other-writable: runs as the scan; ' +
+  'else, in a root scan only, as its owner\'s uid and primary gid (a running JVM: the process\'s uid and gid) with an empty environment via setpriv, perl or busybox su, never as root; else not run (NOT RUN line, release file, warning 2003)';
+
+/** What deciding and running a java can start: readlink (real path), find and ls (trust), the account lookup, the privilege drop, env, the java. */
+const JAVA_RUN_PROGRAMS = ['readlink', 'find', 'ls', 'getent', 'id', 'setpriv', '/usr/bin/perl', 'busybox', 'env', '<java>'] as const;
 
 export function probeRow(os: ProbeRow['os'], p: Probe, javaDirs: string[] = []): ProbeRow {
   const cap = formatBytes(p.cap ?? DEFAULT_ENTRY_CAP);
@@ -132,10 +146,10 @@ export function probeRows(sections: { linux: Probe[]; darwin: Probe[] }, javaDir
  */
 export const PRELUDE_PROGRAMS: { program: string; os: 'both' | 'linux' | 'macos'; why: string }[] = [
   { program: 'uname', os: 'both', why: 'which OS section runs; kernel release and machine for octoscan.xml' },
-  { program: 'id', os: 'both', why: 'uid, effective uid, login name' },
+  { program: 'id', os: 'both', why: 'uid, effective uid, login name; primary group of an untrusted java\'s owner where there is no getent (macOS)' },
   { program: 'date', os: 'both', why: 'scan time; mtime of copied files (date -r)' },
   { program: 'hostname', os: 'both', why: 'host name for fqdn' },
-  { program: 'getent', os: 'both', why: 'fqdn as Python getfqdn() resolves it' },
+  { program: 'getent', os: 'both', why: 'fqdn as Python getfqdn() resolves it; the account of an untrusted java\'s owner when /etc/passwd lacks it' },
   { program: 'getconf', os: 'linux', why: 'glibc version for the platform string' },
   { program: 'python3', os: 'linux', why: 'python3 -V for octoscan.xml (30 s deadline)' },
   { program: 'renice', os: 'both', why: 'lowest CPU priority for the scan itself' },
@@ -144,13 +158,17 @@ export const PRELUDE_PROGRAMS: { program: string; os: 'both' | 'linux' | 'macos'
   { program: 'cat', os: 'both', why: 'only where head has no -c (old busybox): passes output through' },
   { program: 'stat', os: 'linux', why: 'mode of binary files (hyperv)' },
   { program: 'sleep', os: 'both', why: 'the deadline watchdog ticks' },
-  { program: 'find', os: 'both', why: 'Java search' },
+  { program: 'find', os: 'both', why: 'Java search; whether a java is trusted (one find per binary: the file, the folders above it, its Java home\'s lib)' },
   { program: 'sort', os: 'linux', why: 'Java search: byte order, unique' },
-  { program: 'readlink', os: 'linux', why: 'the binary of a running JVM; the real path of each java, so each binary runs -version once' },
+  { program: 'readlink', os: 'both', why: 'the binary of a running JVM; the real path of each java, which is what is checked and run, once per binary' },
   { program: 'tr', os: 'linux', why: "a running JVM's command line (NUL-separated), to skip scanners' own java -version" },
-  { program: 'env', os: 'linux', why: 'java -version with an empty environment' },
+  { program: 'env', os: 'both', why: 'java -version with an empty environment' },
+  { program: 'ls', os: 'both', why: 'ls -ldn: owner, group and mode of a java and its folders, where they are not trusted (the warning names them)' },
+  { program: 'setpriv', os: 'linux', why: 'root scans only: an untrusted java runs as its owner (setpriv --reuid --regid --clear-groups --no-new-privs; util-linux, asked once for --reuid)' },
+  { program: '/usr/bin/perl', os: 'both', why: 'root scans only, where there is no util-linux setpriv (macOS): an untrusted java runs as its owner (fixed perl -e text)' },
+  { program: 'busybox', os: 'linux', why: 'root scans only, where there is neither (Alpine): busybox su -s /bin/sh <owner> runs an untrusted java as its owner; busybox --list asked once' },
   { program: '/usr/bin/dscl', os: 'macos', why: 'Kerberos flag for octoscan.xml (30 s deadline)' },
-  { program: '<java>', os: 'both', why: 'each java binary found (PATH, $JAVA_HOME, search, running JVMs): -version only, once per binary, 60 s deadline' },
+  { program: '<java>', os: 'both', why: 'each java binary found (PATH, $JAVA_HOME, search, running JVMs): -version only, once per binary and account, 60 s deadline; trusted ones as the scan, others only as their owner, never as root' },
   { program: '<rpm on PATH>', os: 'linux', why: 'rpm --version, to tell busybox\'s rpm applet from a real rpm' },
   { program: '<VBoxManage>', os: 'macos', why: 'VirtualBox.app/Contents/MacOS/VBoxManage list extpacks, where VirtualBox is installed' },
 ];

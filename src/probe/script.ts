@@ -1,5 +1,6 @@
 // Turns probe definitions (targets/) into one POSIX sh script. Every value from
 // outside the program (extra Java folders given by the user) goes through shq().
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
@@ -171,6 +172,22 @@ export function checkSections(sections: ScriptSections): void {
       }
     }
   }
+}
+
+/**
+ * What `octoscan-remote script` shows instead of the token; a valid token
+ * shape, so the script still parses the same. The script with it is what a
+ * scan's evidence hashes (script_sha256).
+ */
+export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
+
+/**
+ * The sha256 (hex) of the script exactly as `octoscan-remote script` prints it
+ * for these options: the token a placeholder, since a real one is random per
+ * scan. scan.json and the report carry it; `script --sha256` prints it.
+ */
+export function scriptSha256(sections: ScriptSections, javaDirs: string[] = []): string {
+  return createHash('sha256').update(buildScript(sections, { token: PLACEHOLDER_TOKEN, javaDirs })).digest('hex');
 }
 
 /** The whole script: token, prelude, facts, the right section for the detected OS, end record. */

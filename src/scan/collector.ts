@@ -13,6 +13,7 @@ import { FrameError, FrameParser, type Frame } from '../probe/frames.js';
 import { DEFAULT_ENTRY_CAP, DEFAULT_HOST_CAP, type Probe } from '../probe/probe.js';
 import { ScrubStream, scrubText } from '../text/secret-scrub.js';
 import { EntryBuffer } from './entry-buffer.js';
+import { isJavaEnvironEntry, redactEnviron, type JavaEnvironMode } from './java-environ.js';
 import { tzOffsetSeconds, type Facts } from './facts.js';
 import { commandFailedMessage, pyList } from './python-repr.js';
 
@@ -46,6 +47,8 @@ export interface CollectorOptions {
   /** Called once the end record (Z) has arrived: the output is complete from then on. */
   onDone?: () => void;
   now?: () => number;
+  /** --java-environ: what of a running JVM's environment is kept (default redacted). */
+  javaEnviron?: JavaEnvironMode;
 }
 
 export interface EntryRecord {
@@ -303,12 +306,17 @@ export class Collector {
       if (p.kind === 'command') this.warn(1004, `add_command_output exception ${pyList(p.argv)}: output truncated at ${cap} bytes`);
       else this.warn(1003, `cannot read ${e.name}: truncated at ${cap} bytes`);
     }
+    const environ = isJavaEnvironEntry(e.name) && this.opts.javaEnviron !== 'full';
+    if (environ && this.opts.javaEnviron === 'none') return e.buffer.discard();
     this.written.add(e.name);
     const date = this.entryDate(e);
     // The source's permission bits only: a target must not plant setuid, setgid or sticky bits in the archive.
     const binaryMode = p.kind === 'glob' && p.binary ? (e.mode ?? 0o644) & 0o777 : undefined;
     try {
-      await this.opts.writer.add(e.name, await e.buffer.content(), { date, binaryMode });
+      const content = await e.buffer.content();
+      // Secrets go before anything is written: the entry is bounded by its probe's cap, so it is read whole.
+      const data = environ ? redactEnviron(await wholeBuffer(content), e.truncated) : content;
+      await this.opts.writer.add(e.name, data, { date, binaryMode });
     } catch (err) {
       await e.buffer.discard(); // a failed write (ENOSPC) must not leave the spill file behind
       throw err;
@@ -326,6 +334,13 @@ export class Collector {
   targetDate(): Date {
     return new Date(this.now() + this.skewMs + this.tzSec * 1000);
   }
+}
+
+async function wholeBuffer(content: Buffer | Readable): Promise<Buffer> {
+  if (Buffer.isBuffer(content)) return content;
+  const chunks: Buffer[] = [];
+  for await (const c of content) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** A record that breaks a bound: the host ends as protocol/stream with this message. */

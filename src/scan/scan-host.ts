@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
 import { asScanError, interruptedError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
 import { FrameError, newToken, splitStderr } from '../probe/frames.js';
-import { buildScript, type ScriptSections } from '../probe/script.js';
+import { buildScript, scriptSha256, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
 import type { ConnectOptions, RemoteProcess, Session, Transport } from '../transport/transport.js';
@@ -22,6 +22,7 @@ import { completenessOf, type Completeness } from './completeness.js';
 import { finalPlan } from './finalize.js';
 import { outcome } from './outcome.js';
 import { startScript, type Started } from './privilege.js';
+import type { JavaEnvironMode } from './java-environ.js';
 
 export interface ScanSettings {
   outDir: string;
@@ -30,6 +31,8 @@ export interface ScanSettings {
   hostTimeoutMs: number;
   sections: ScriptSections;
   javaDirs?: string[];
+  /** --java-environ: what of a running JVM's environment the archive keeps (default redacted). */
+  javaEnviron?: JavaEnvironMode;
   hostCap?: number;
   /** Diagnostics for standard error. */
   warn: (message: string) => void;
@@ -99,7 +102,10 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       startedAt,
     });
     phase = 'done';
-    const archived = { archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness };
+    const archived = {
+      archive: run.path, bytes: run.bytes, os: run.os, warnings: run.warnings, onTargetMs: run.onTargetMs, completeness: run.completeness,
+      scriptSha256: run.scriptSha256,
+    };
     const base = run.refused
       ? // An archive, but not the one asked for: its own class, counted as failed (exit code, retry file).
         result('sudo', sudoMessage(where, spec.user, run.refused), { phase: 'exec', ...archived })
@@ -154,6 +160,8 @@ export interface ScriptResult {
   completeness: Completeness;
   /** For the report row: which commands failed, and where their standard error is. */
   message: string;
+  /** The sha256 of the script as `octoscan-remote script` prints it for these options (scan.json, report). */
+  scriptSha256: string;
 }
 
 /**
@@ -178,6 +186,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     const uuid = randomUUID();
     const token = newToken();
     const script = buildScript(s.sections, { token, javaDirs: s.javaDirs });
+    const sha256 = scriptSha256(s.sections, s.javaDirs);
     setPhase('exec');
     throwIfAborted(signal);
     writer = await ArchiveWriter.create(s.outDir, uuid);
@@ -188,6 +197,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
       writer,
       hostCap: s.hostCap,
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
+      javaEnviron: s.javaEnviron,
       onDone: () => {
         lingerTimer = setTimeout(() => {
           if (proc) r.linger(proc);
@@ -253,7 +263,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
       attempt: r.attempt, startedAt: r.startedAt, onTargetMs, exit, stderr: err.own.slice(0, 4096), failed: failedCommands,
-      command: started.command, sudoRefused: started.refused, extra: r.extra,
+      command: started.command, sudoRefused: started.refused, extra: r.extra, scriptSha256: sha256,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
@@ -266,7 +276,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     return {
       path, bytes, os: plan.os, warnings: collected.warnings.length, onTargetMs,
       fqdn: collected.facts['fqdn'] || spec.host, command: started.command, refused: started.refused,
-      completeness, message,
+      completeness, message, scriptSha256: sha256,
     };
   } catch (err) {
     throw signal.aborted && signal.reason instanceof ScanError ? signal.reason : asScanError(err, where, phase);
@@ -345,12 +355,17 @@ function scanReport(
     command: string;
     sudoRefused?: string;
     extra?: Record<string, unknown>;
+    scriptSha256: string;
   },
 ): string {
   return JSON.stringify(
     {
       tool: 'octoscan-remote',
       version: version(),
+      // Evidence (README "What a root scan does and cannot do"): which script ran, from which options.
+      script_sha256: run.scriptSha256,
+      script_options: { java_dir: s.javaDirs ?? [] },
+      java_environ: s.javaEnviron ?? 'redacted',
       transport: session.info,
       command: run.command,
       ...(run.sudoRefused ? { sudoRefused: run.sudoRefused } : {}),

@@ -11,13 +11,13 @@ import { hostName } from '../hosts/host-name.js';
 import type { HostOutcome } from '../types.js';
 
 // New columns come last, so readers of the older columns keep working: completeness and run
-// facts (issue 12), containers (issue 17), upload (issue 14), address (issue 22). After them,
-// a hosts file's label columns, as named there.
+// facts (issue 12), containers (issue 17), upload (issue 14), address (issue 22), script_sha256
+// (issue 20). After them, a hosts file's label columns, as named there.
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
   'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
-  'engine', 'container_id', 'container_name', 'image', 'upload', 'address',
+  'engine', 'container_id', 'container_name', 'image', 'upload', 'address', 'script_sha256',
 ] as const;
 export type ReportColumn = (typeof REPORT_COLUMNS)[number];
 /** The fixed columns, then the host's labels (HostSpec.labels) under their own names. */
@@ -67,6 +67,7 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
     address: o.spec.host,
+    script_sha256: o.scriptSha256 ?? '',
   };
   return withLabels(row, o.spec.labels);
 }

@@ -514,6 +514,13 @@ export interface LinuxJava {
   exit?: number;
   links?: string[];
   usageTracker?: boolean;
+  /**
+   * Owned by this uid, not root (issue 20): not trusted, so a non-root scan
+   * does not run it; the record says why and carries the release file's
+   * JAVA_VERSION and IMPLEMENTOR (written beside bin/ from `release`).
+   */
+  owner?: number;
+  release?: string;
 }
 
 interface MacJdk {
@@ -535,6 +542,7 @@ const COMPONENTS: Record<string, { java?: LinuxJava[]; files?: [string, string, 
       { path: '/usr/java/jdk1.6.0_22/bin/java', text: OTHER('other-java/cmd/java_version_sun_1.6.0_22'), jdk: true, usageTracker: true },
       { path: '/usr/lib/jvm/java-1.8.0-openjdk-1.8.0.71-2.b15.el7_2.x86_64/jre/bin/java', text: OTHER('other-java/cmd/java_version_openjdk_1.8.0_71') },
       { path: '/opt/broken-jre/bin/java', text: OTHER('other-java/cmd/java_version_sun_1.5.0_16'), exit: 1 },
+      { path: '/opt/vendor/jdk/bin/java', text: OTHER('other-java/cmd/java_version_sun_1.5.0_16'), owner: 4321 },
     ],
   },
   'amazonlinux-2': {
@@ -547,7 +555,10 @@ const COMPONENTS: Record<string, { java?: LinuxJava[]; files?: [string, string, 
     java: [{ path: '/usr/lib/jvm/java-8-openjdk-amd64/jre/bin/java', text: JAVA_VERSIONS('ubuntu-openjdk-1.8.0_352.txt'), links: ['/usr/bin/java'] }],
   },
   'alpine-3.18': {
-    java: [{ path: '/usr/lib/jvm/java-1.8-openjdk/jre/bin/java', text: JAVA_VERSIONS('alpine-openjdk-1.8.0_111.txt') }],
+    java: [
+      { path: '/usr/lib/jvm/java-1.8-openjdk/jre/bin/java', text: JAVA_VERSIONS('alpine-openjdk-1.8.0_111.txt') },
+      { path: '/opt/app/jre/bin/java', text: JAVA_VERSIONS('alpine-openjdk-1.8.0_111.txt'), owner: 4321, release: 'JAVA_VERSION="1.8.0_111"\nIMPLEMENTOR="Alpine"\nOS_NAME="Linux"\n' },
+    ],
   },
   'suse-15': {
     java: [{ path: '/opt/zing/zing-jdk15.0.8/bin/java', text: JAVA_VERSIONS('azul-zing-15.0.8.txt'), jdk: true }],
@@ -781,7 +792,9 @@ class Builder {
   }
 
   private linuxJava(): void {
-    const javas = this.o.java ?? COMPONENTS[this.name]?.java ?? [];
+    // A java owned by another account is placed only for the farm's non-root scans: a root scan
+    // (a container's) would run it as its owner, which test/integration/java-trust.test.ts covers.
+    const javas = (this.o.java ?? COMPONENTS[this.name]?.java ?? []).filter((j) => j.owner === undefined || this.o.user.uid !== 0);
     const records: JavaExpectation[] = [];
     for (const [i, j] of javas.entries()) {
       const id = `java-${i + 1}`;
@@ -792,15 +805,26 @@ class Builder {
       if (j.jdk) this.shim(`${dir}/javac`, '#!/bin/sh\nexit 0\n');
       if (j.usageTracker) writeFile(this.at(`${dir}/../lib/management/usagetracker.properties`), 'com.oracle.usagetracker.logToFile = /var/log/java/usagetracker.log\n');
       for (const l of j.links ?? []) symlink(l.endsWith('javac') ? `${dir}/javac` : j.path, this.at(l));
+      if (j.owner !== undefined) chownSync(this.at(j.path), j.owner, j.owner);
+      if (j.release) writeFile(this.at(`${dir}/../release`), j.release);
+      const notRun = `java -version not run for '${j.path}': not trusted (${j.path}: owner uid ${j.owner}) and this scan runs as uid ${this.o.user.uid}: only root can run it as its owner`;
       const record = (p: string, jdk: boolean): Buffer => {
         const head = `Path:${p}\nVariant:${jdk ? 'JDK' : 'JRE'}\n${j.usageTracker ? 'Features:JavaUsageTrackerHome\n' : ''}\n`;
-        const body = j.exit ? `FAILED: java -version failed for '${p}', exit code: ${j.exit}\n${text.toString('latin1')}` : text.toString('latin1');
+        const released = (j.release ?? '').split('\n').filter((l) => /^(JAVA_VERSION|IMPLEMENTOR)=/.test(l)).map((l) => `${l}\n`).join('');
+        const body =
+          j.owner !== undefined
+            ? `NOT RUN: ${notRun}\n${released}`
+            : j.exit
+              ? `FAILED: java -version failed for '${p}', exit code: ${j.exit}\n${text.toString('latin1')}`
+              : text.toString('latin1');
         return Buffer.from(head + body, 'latin1');
       };
       records.push({ path: j.path, record: record(j.path, !!j.jdk) });
+      // The test writes the first uid of a warning as <uid> (the 1002 warnings name the scan's).
+      if (j.owner !== undefined) this.expect.warnings.push({ id: 2003, message: notRun.replace(/uid \d+/, 'uid <uid>') });
       if (j.links?.includes('/usr/bin/java')) this.expect.javaDefault = record('/usr/bin/java', !!j.links.includes('/usr/bin/javac'));
       if (j.exit) this.expect.warnings.push({ id: 2002, message: `java -version failed for '${j.path}', exit code: ${j.exit}` });
-      this.notes.push(`${j.path}: java -version from ${path.relative(FIXTURES_DIR, j.text)}${j.exit ? ` (exits ${j.exit})` : ''}${j.usageTracker ? ', usage tracker configured (synthesized)' : ''}`);
+      this.notes.push(`${j.path}: java -version from ${path.relative(FIXTURES_DIR, j.text)}${j.exit ? ` (exits ${j.exit})` : ''}${j.usageTracker ? ', usage tracker configured (synthesized)' : ''}${j.owner !== undefined ? `, owned by uid ${j.owner} (not run by a non-root scan)` : ''}`);
     }
     // Numbered in byte order of their paths (spec section 4).
     this.expect.javaStatic = records.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));

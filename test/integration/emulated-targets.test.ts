@@ -369,6 +369,7 @@ function normaliseXml(xml: string, uuid: string, t: EmulatedTarget): string {
   s = s.replace(/(name="performance" type="S" value=")[^"]*"/, '$1<duration>"');
   s = s.replace(/(name="(user_id|effective_user_id)" type="I" value=")\d+"/g, '$1<uid>"');
   s = s.replace(/scanned as uid \d+/g, 'scanned as uid <uid>');
+  s = s.replace(/this scan runs as uid \d+/g, 'this scan runs as uid <uid>');
   s = s.replace(/shell="bash [^"]*"/, 'shell="bash <version>"');
   // The host's kernel release (uname -r is the host's in every chroot) and, where
   // busybox's own hostname runs, the host's name.

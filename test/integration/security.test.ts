@@ -357,7 +357,8 @@ describe('the scan is read-only on the target (real sshd, private mount namespac
     // The same list `octoscan-remote script --list` vouches for (src/probe/catalogue.ts); test/unit/script-list.test.ts
     // proves the programs that list names are the only ones the script starts.
     const writers = new RegExp(`(^|[\\s;|&(\`{])(${[...WRITING_PROGRAMS, 'sed\\s+-i'].join('|')})(?=[\\s;|&)]|$)`, 'm');
-    const hit = writers.exec(code);
+    // `getent passwd UID` names getent's database (the owner of an untrusted java, issue 20), not the passwd program.
+    const hit = writers.exec(code.replace(/\bgetent passwd\b/g, 'getent'));
     assert.equal(hit, null, `a writing command in the probe script: ${hit?.[0]}`);
     for (const p of linuxProbes) {
       if (p.kind !== 'command') continue;

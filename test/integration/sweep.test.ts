@@ -35,7 +35,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids', 'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
-  'engine', 'container_id', 'container_name', 'image', 'upload', 'address',
+  'engine', 'container_id', 'container_name', 'image', 'upload', 'address', 'script_sha256',
 ];
 // Off a terminal every stderr line starts with an ISO timestamp; the checks below read the lines without it.
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;

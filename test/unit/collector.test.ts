@@ -13,6 +13,7 @@ import { ArchiveWriter, tempName } from '../../src/archive/archive-writer.js';
 import { FrameError } from '../../src/probe/frames.js';
 import type { Probe } from '../../src/probe/probe.js';
 import { Collector, type Collected } from '../../src/scan/collector.js';
+import { REDACTED_VALUE, type JavaEnvironMode } from '../../src/scan/java-environ.js';
 import { linuxProbes } from '../../targets/index.js';
 import { readZip, type ZipEntryInfo } from '../helpers/zip.js';
 
@@ -51,6 +52,7 @@ interface RunOptions {
   now?: () => number;
   /** Called after each pushed chunk (to look at the folder mid-stream). */
   onChunk?: (dir: string, index: number) => void | Promise<void>;
+  javaEnviron?: JavaEnvironMode;
 }
 
 /** Feeds `parts` (ending with Z unless the test says otherwise) and commits the archive. */
@@ -66,6 +68,7 @@ async function collect(parts: Buffer[], opts: RunOptions = {}): Promise<Outcome>
     hostCap: opts.hostCap,
     spillPath: () => join(dir, tempName(uuid, 'spill', ++spills)),
     now: opts.now ?? (() => 1_700_000_000_000),
+    javaEnviron: opts.javaEnviron,
   });
   const all = Buffer.concat(parts);
   const size = opts.chunk ?? all.length;
@@ -438,5 +441,33 @@ describe('Collector: facts and noise', () => {
     assert.deepEqual(o.collected.skips, [{ probe: 'scsi', reason: 'absent' }, { probe: 'udevadm-dmi', reason: 'not-found:udevadm' }]);
     assert.deepEqual(o.collected.noise, { preamble: 'Last login: yesterday\n'.length, stray: 5, trailing: 7 });
     assert.equal(o.collected.finished, true);
+  });
+});
+
+describe('Collector: JVM environments (--java-environ)', () => {
+  const environ = (pid: number, body: Buffer): Buffer[] => [rec(`B java-dynamic - - java/dynamic/${pid}/environ`), body, rec('E 0')];
+  const secretEnv = Buffer.from('JAVA_HOME=/opt/jdk\0DB_PASSWORD=hunter2\0URL=https://u:pw-9@h/\0', 'latin1');
+  // Over the spill threshold (512 KiB): the entry reaches the writer as a stream.
+  const big = Buffer.concat([Buffer.from(`FILLER=${'x'.repeat(600 * 1024)}\0`, 'latin1'), secretEnv]);
+
+  for (const chunk of [undefined, 5]) {
+    it(`redacted by default, spilled or not, before anything is written (chunk ${chunk ?? 'whole'})`, async () => {
+      const o = await collect([...facts, ...environ(7, secretEnv), ...environ(8, big), Z], { chunk: chunk === undefined ? undefined : 64 * 1024 });
+      for (const pid of [7, 8]) {
+        const data = o.entry(`java/dynamic/${pid}/environ`)!.data;
+        assert.ok(!data.includes('hunter2') && !data.includes('pw-9'), `pid ${pid}: no secret`);
+        assert.ok(data.includes('JAVA_HOME=/opt/jdk\0'), `pid ${pid}: JAVA_HOME kept`);
+        assert.ok(data.includes(`DB_PASSWORD=${REDACTED_VALUE}\0`));
+      }
+      assert.equal(o.entry('java/dynamic/8/environ')!.data.length, big.length - 'hunter2'.length - 'https://u:pw-9@h/'.length + 2 * REDACTED_VALUE.length);
+      assert.deepEqual(await readdir(o.dir).then((f) => f.filter((n) => n.includes('spill'))), [], 'no spill file left');
+    });
+  }
+
+  it('full keeps the environment as read; none leaves the entry out', async () => {
+    const full = await collect([...facts, ...environ(7, secretEnv), Z], { javaEnviron: 'full' });
+    assert.deepEqual(full.entry('java/dynamic/7/environ')!.data, secretEnv);
+    const none = await collect([...facts, ...environ(7, secretEnv), Z], { javaEnviron: 'none' });
+    assert.ok(!none.names.some((n) => n.includes('environ')), none.names.join(' '));
   });
 });

@@ -5,11 +5,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { PRELUDE_PROGRAMS, WRITING_PROGRAMS, externalPrograms, probeRows } from '../../src/probe/catalogue.js';
-import { buildScript, prelude, preludeDarwin } from '../../src/probe/script.js';
+import { buildScript, prelude, preludeDarwin, scriptSha256 } from '../../src/probe/script.js';
 import { PLACEHOLDER_TOKEN, listText, scriptText } from '../../src/cli/script-command.js';
 import { readmeEntryTable, README_MARKERS } from '../../src/probe/readme-table.js';
 
@@ -100,6 +101,7 @@ const DYNAMIC: Record<string, string> = {
   '"$_jj"': '<java>',
   '"$_jvj"': '<java>',
   '"$3"': '<java> (macOS Java record)',
+  '"$1"': '<java> (_java_exec: the real path _java_who decided on)',
   '"$_nb"': '<rpm on PATH>',
   '"$_mvd/Contents/MacOS/VBoxManage"': '<VBoxManage>',
 };
@@ -123,6 +125,16 @@ describe('octoscan-remote script', () => {
     assert.equal(run(['script', 'extra']).status, 1);
   });
 
+  it('--sha256: the sha256 of the script exactly as printed for these options (scan.json and the report carry it)', () => {
+    const printed = run(['script', '--java-dir', '/srv/java']);
+    const h = run(['script', '--sha256', '--java-dir', '/srv/java']);
+    assert.equal(h.status, 0, h.stderr);
+    assert.equal(h.stdout, `${createHash('sha256').update(printed.stdout).digest('hex')}\n`);
+    assert.equal(h.stdout.trim(), scriptSha256({ linux: linuxProbes, darwin: darwinProbes }, ['/srv/java']));
+    assert.notEqual(run(['script', '--sha256']).stdout, h.stdout, 'the Java folders shape the script, so the hash');
+    assert.equal(run(['script', '--sha256', '--sudo', '--java-dir', '/srv/java']).stdout, h.stdout, 'the marker line of --sudo is not part of the script');
+  });
+
   it('--list: one row per probe, from the definitions, with deadline, cap and root', () => {
     const text = listText({ sudo: false, javaDir: [], list: true });
     for (const p of [...linuxProbes, ...darwinProbes]) assert.match(text, new RegExp(`^(linux|macos) +${p.id} `, 'm'), p.id);
@@ -132,6 +144,10 @@ describe('octoscan-remote script', () => {
     const mac = listText({ os: 'macos', sudo: true, javaDir: [], list: true });
     assert.doesNotMatch(mac, /^linux /m);
     assert.match(mac, /sudo -n \/bin\/sh -s/);
+    // Discovered binaries are shown as what they are, with the rule they run under.
+    assert.match(text, /^Discovered programs \(<java>: .*trusted = .*never as root/m);
+    assert.match(text, /^linux +java-static .*\(trusted: as the scan; untrusted: in a root scan as its owner, never as root; else not run\)/m);
+    assert.match(text, /^setpriv +linux +prelude, java-default, java-home, java-static, java-dynamic$/m);
     const r = run(['script', '--list', '--os', 'linux']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, listText({ os: 'linux', sudo: false, javaDir: [], list: true }));

@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameParser, newToken, splitStderr, type Frame } from '../../src/probe/frames.js';
 import { buildScript } from '../../src/probe/script.js';
@@ -495,10 +495,19 @@ function runPrelude(shell: Shell, body: string, timeoutMs = 60_000): { records: 
 
 const preludeText = (await import('../../src/probe/script.js')).prelude();
 
+/**
+ * A folder the prelude trusts a java in (issue 20): it and every folder above
+ * it owned by root or by us and writable by no one else. Not /tmp (anyone may
+ * write there): below /var/lib as root, else below our home.
+ */
+function trustedParent(): string {
+  return process.getuid?.() === 0 ? '/var/lib' : homedir();
+}
+
 describe('prelude functions on real files', () => {
   let dir: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'octoscan-prelude-'));
+    dir = await mkdtemp(join(trustedParent(), '.octoscan-prelude-'));
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -641,6 +650,30 @@ describe('prelude functions on real files', () => {
           `Path:${j}/b/bin/java\nVariant:JRE\n\nopenjdk version "21"\n`,
         ]);
         assert.equal((await rf(count, 'utf8')).split('\n').filter(Boolean).length, 1, 'one java -version for three records of one binary');
+      });
+
+      it('a java in a folder others may write (/tmp) is not run: NOT RUN record, warning 2003', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { writeFile: wf, mkdir: md, chmod, mkdtemp: mt, rm: rmr, access } = await import('node:fs/promises');
+        const j = await mt(join(tmpdir(), `octoscan-untrusted-${shell.name}-`));
+        try {
+          const ran = join(j, 'ran');
+          await md(join(j, 'jdk', 'bin'), { recursive: true });
+          await wf(join(j, 'jdk', 'bin', 'java'), `#!/bin/sh\necho run >> '${ran}'\n`);
+          await chmod(join(j, 'jdk', 'bin', 'java'), 0o755);
+          await wf(join(j, 'jdk', 'release'), 'JAVA_VERSION="17.0.9"\nIMPLEMENTOR="Eclipse Adoptium"\nOS_NAME="Linux"\n');
+          const { records } = runPrelude(shell, `_java_static js 100000 '${j}'`);
+          const body = records.find((r) => r.type === 'begin')!.body!.toString();
+          const why = process.getuid?.() === 0 ? 'its owner uid 0 is root: it would run as root' : `this scan runs as uid ${process.getuid?.()}: only root can run it as its owner`;
+          assert.equal(
+            body,
+            `Path:${j}/jdk/bin/java\nVariant:JRE\n\nNOT RUN: java -version not run for '${j}/jdk/bin/java': not trusted (${tmpdir()}: group gid 0 may write, anyone may write) and ${why}\nJAVA_VERSION="17.0.9"\nIMPLEMENTOR="Eclipse Adoptium"\n`,
+          );
+          assert.deepEqual(records.filter((r) => r.type === 'warning').map((r) => r.id), [2003]);
+          await assert.rejects(access(ran), 'nothing ran');
+        } finally {
+          await rmr(j, { recursive: true, force: true });
+        }
       });
 
       it('_is_probe_jvm: exactly `<java> -XX:-UsePerfData -version` is a scanner, anything else an application', async (t) => {
