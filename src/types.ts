@@ -50,6 +50,8 @@ export interface HostSpec {
   origin: HostOrigin;
   /** The input row as read, for the retry file (column name -> raw value). */
   row?: Record<string, string>;
+  /** Hosts-file columns the program does not know, carried into the report as labels (name -> value). */
+  labels?: Record<string, string>;
 }
 
 export interface Algorithms {
@@ -79,6 +81,17 @@ export interface ContainerInfo {
   pod?: string;
 }
 
+/** What the report keeps of an archive's contents. */
+export interface ArchiveFacts {
+  /** linux or macos */
+  osFamily: string;
+  /** Distribution name (Debian GNU/Linux, Alpine Linux, macOS) */
+  osName: string;
+  osVersion: string;
+  /** Java homes: `home (version, vendor)`. */
+  java: string[];
+}
+
 /** Each host ends in exactly one of these. */
 export type OutcomeClass =
   | 'ok'
@@ -94,6 +107,7 @@ export type OutcomeClass =
   | 'no-shell' // a container without /bin/sh (distroless, scratch): nothing to run the script with
   | 'engine' // a container engine is present but would not list its containers (no access)
   | 'interrupted'
+  | 'not-scanned' // never started: the controller could not keep what it scanned (--out full or failing)
   | 'internal';
 
 /** The phase a host was in when it ended, for timeouts and errors. */
@@ -121,6 +135,13 @@ export interface HostOutcome {
   upload?: 'uploaded' | 'waiting';
   /** Why the archive is still waiting. */
   uploadMessage?: string;
+  /**
+   * The controller's own side failed (the output folder full or failing), not
+   * the host: `--out DIR: <error>`. The sweep starts no new host after one.
+   */
+  controllerFault?: string;
+  /** Read back from the archive before it may be uploaded, for the report (and so the morning page needs no archive). */
+  archiveFacts?: ArchiveFacts;
   /** Set on a container's outcome (its spec is the host's). */
   container?: ContainerInfo;
   /** --containers: the outcomes of the host's containers (and of engines that would not list them). */

@@ -1,5 +1,6 @@
 // The run report: one row per host, CSV or JSON lines by the file's extension.
-// Written once at the end (also after an interrupt), atomically.
+// Rows are appended as hosts finish (report-log.ts), and the whole report is
+// rewritten in list order at the end (also after an interrupt), atomically.
 import type { ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -10,12 +11,13 @@ import { completenessText, warningIdsText } from '../scan/completeness.js';
 import type { HostOutcome } from '../types.js';
 
 // New columns come last, so readers of the older columns keep working: completeness and run
-// facts (issue 12), containers (issue 17), upload (issue 14).
+// facts (issue 12), containers (issue 17), upload (issue 14), what the archive holds (issue 21).
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
   'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
   'engine', 'container_id', 'container_name', 'image', 'upload',
+  'os_family', 'os_name', 'os_version', 'java',
 ] as const;
 export type ReportColumn = (typeof REPORT_COLUMNS)[number];
 export type ReportRow = Record<ReportColumn, string | number>;
@@ -38,8 +40,8 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     tag: o.spec.tag,
     class: o.class,
     phase: o.phase,
-    // An ok host's archive that could not be delivered says why here, first: the inventory has not got it.
-    message: escapeControls([o.uploadMessage ? `upload: ${o.uploadMessage}` : '', o.message].filter(Boolean).join('; ')),
+    // An archive that could not be delivered says why here, last (`upload delivers` strips it again).
+    message: escapeControls([o.message, o.uploadMessage ? `${UPLOAD_PREFIX}${o.uploadMessage}` : ''].filter(Boolean).join('; ')),
     archive: o.archive ?? '',
     duration_ms: o.durationMs,
     bytes: o.bytes,
@@ -62,7 +64,21 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     image: escapeControls(o.container?.image ?? ''),
     // uploaded / waiting with --upload; '-' for hosts without an archive or runs without a collector.
     upload: o.upload ?? '-',
+    os_family: o.archiveFacts?.osFamily ?? '',
+    os_name: escapeControls(o.archiveFacts?.osName ?? ''),
+    os_version: escapeControls(o.archiveFacts?.osVersion ?? ''),
+    java: escapeControls(o.archiveFacts?.java.join('; ') ?? ''),
   };
+}
+
+/** How a row's message says why its archive waits. */
+export const UPLOAD_PREFIX = 'upload: ';
+
+/** A message without the reason its archive waited (it was delivered since). */
+export function withoutUploadReason(message: string): string {
+  if (message.startsWith(UPLOAD_PREFIX)) return '';
+  const at = message.lastIndexOf(`; ${UPLOAD_PREFIX}`);
+  return at < 0 ? message : message.slice(0, at);
 }
 
 /**
@@ -98,9 +114,18 @@ export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInf
 }
 
 export function formatRows(path: string, rows: ReportRow[]): string {
-  if (isJsonLines(path)) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-  const lines = [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))];
-  return lines.join('\n') + '\n';
+  return reportHeader(path) + formatRowLines(path, rows);
+}
+
+/** What a report starts with: the CSV header line, nothing for JSON lines. */
+export function reportHeader(path: string): string {
+  return isJsonLines(path) ? '' : `${REPORT_COLUMNS.join(',')}\n`;
+}
+
+/** Rows as lines to append to a report begun with reportHeader(). */
+export function formatRowLines(path: string, rows: ReportRow[]): string {
+  if (isJsonLines(path)) return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+  return rows.map((r) => `${REPORT_COLUMNS.map((c) => csvCell(r[c])).join(',')}\n`).join('');
 }
 
 /** JSON lines by name; `.json` is still read (reports of earlier versions) but no longer written. */
@@ -157,24 +182,37 @@ export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> 
 
 /** The rows of a report as read: JSON lines or CSV, by the file's name. */
 async function* rowsIn(path: string, input: ReadStream): AsyncGenerator<Record<string, unknown>> {
+  // A run killed in the middle of an append leaves its last line cut short:
+  // the rows before it stand (report-log.ts), only that line is left out.
   if (isJsonLines(path)) {
     let n = 0;
+    let cut: string | undefined;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       n++;
       if (!line.trim()) continue;
+      if (cut) throw new Error(cut);
       let row: Record<string, unknown>;
       try {
         row = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        throw new Error(`${path}:${n}: not a JSON object; --resume takes a report written by --report`);
+        cut = `${path}:${n}: not a JSON object; --resume takes a report written by --report`;
+        if (n === 1) throw new Error(cut);
+        continue;
       }
       yield row;
     }
     return;
   }
-  const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
+  let width = 0;
+  const parser = input.pipe(parse({
+    columns: (header: string[]) => ((width = header.length), header), bom: true, skip_empty_lines: true, relax_column_count_less: true,
+  }));
   input.on('error', (err) => parser.destroy(err));
-  yield* parser as AsyncIterable<Record<string, unknown>>;
+  try {
+    for await (const r of parser as AsyncIterable<Record<string, unknown>>) if (Object.keys(r).length === width) yield r;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'CSV_QUOTE_NOT_CLOSED') throw err;
+  }
 }
 
 /** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */

@@ -81,7 +81,7 @@ const rootOnly = (f: string, uid: number) => ({ id: 1002, message: `cannot read 
 const row = (o: Partial<Record<(typeof REPORT_COLUMNS)[number], string | number>>): Record<string, string | number> => ({
   host: 'h', port: 22, user: 'scan', tag: '', class: 'ok', phase: 'done', message: '', archive: '', duration_ms: 1000, bytes: 1000, warnings: 0, attempts: 1, engine: '', container_id: '', container_name: '', image: '', ...o,
 });
-const csv = (rows: Record<string, string | number>[]): string => [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+const csv = (rows: Record<string, string | number>[]): string => [REPORT_COLUMNS.join(','), ...rows.map((r) => REPORT_COLUMNS.map((c) => csvCell(r[c] ?? '')).join(','))].join('\n') + '\n';
 
 describe('summary page', () => {
   let dir: string;
