@@ -137,4 +137,89 @@ describe('the night record', { skip }, () => {
       rmSync(profile, { recursive: true, force: true });
     }
   });
+  test('upload --report: the rows of the archives it delivered say uploaded; --resume carries the true state', async () => {
+    const c = await collector();
+    c.mode = 'fail';
+    const out = fresh('out');
+    const report = path.join(fresh('report'), 'night.csv');
+    const hosts = hostsFile(farm.good.slice(0, 3));
+    const down = await cli(scan(hosts, out, ['--upload', c.url, '--upload-retries', '0', '--report', report]));
+    assert.equal(down.code, 3, explain(down));
+    assert.deepEqual(readReport(report).map((r) => r.upload), ['waiting', 'waiting', 'waiting']);
+    const waitingMessages = readReport(report).map((r) => r.message);
+    for (const m of waitingMessages) assert.match(m, /(^|; )upload: (not uploaded after|collector .* failed \d+ times in a row)/, 'the reason comes last');
+    c.mode = 'ok';
+    const up = await cli(['upload', '--from', out, c.url, '--report', report]);
+    assert.equal(up.code, 0, explain(up));
+    assert.match(up.stderr, /--report .*night\.csv: 3 row\(s\) now say uploaded/);
+    const rows = readReport(report);
+    assert.deepEqual(rows.map((r) => [r.upload, r.message]), waitingMessages.map((m) => ['uploaded', m.replace(/(^|; )upload: .*$/, '')]), 'the waiting reason gone, the host\'s own message kept');
+    assert.deepEqual(c.stored(), rows.map((r) => path.basename(r.archive)).sort());
+    const resumed = await cli(scan(hosts, out, ['--resume', report, '--report', report]));
+    assert.equal(resumed.code, 0, explain(resumed));
+    assert.deepEqual(readReport(report).map((r) => [r.carried_over, r.upload]), Array(3).fill(['yes', 'uploaded']), 'carried with the true state');
+  });
+
+  test('--compare on the first night: a note and a line on the page, the scan goes on', async () => {
+    const out = fresh('out');
+    const dir = fresh('reports');
+    const html = path.join(dir, 'night.html');
+    const hosts = hostsFile(farm.good.slice(0, 2));
+    const first = await cli(scan(hosts, out, ['--report-dir', dir, '--summary', html, '--compare', 'previous']));
+    assert.equal(first.code, 0, explain(first));
+    assert.match(first.stderr, /--compare previous: no earlier report in .* \(a first night\): nothing to compare with/);
+    assert.match(text(need(page(html), 'compare-missing')), /^Nothing to compare with/);
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.csv')).length, 1);
+    const yesterday = path.join(dir, 'no-such-yesterday.csv');
+    const named = await cli(scan(hosts, out, ['--report', path.join(dir, 'today.csv'), '--summary', html, '--compare', yesterday]));
+    assert.equal(named.code, 0, explain(named));
+    assert.match(named.stderr, /--compare .*no-such-yesterday\.csv: does not exist yet \(a first night\?\): nothing to compare with/);
+    assert.equal(readReport(path.join(dir, 'today.csv')).length, 2, 'scanned');
+    assert.ok(byId(page(html), 'compare-missing'));
+  });
+
+  test('--report-dir with --compare previous over three nights: dated reports kept, each page compares with the night before', async () => {
+    const out = fresh('out');
+    const dir = fresh('reports');
+    const nights = [farm.good.slice(0, 3), farm.good.slice(0, 4), farm.good.slice(1, 4)];
+    const pages: string[] = [];
+    for (const [i, hosts] of nights.entries()) {
+      if (i) await new Promise((r) => setTimeout(r, 1100)); // a report name per second of start
+      const html = path.join(fresh('pages'), `night${i}.html`);
+      const run = await cli(scan(hostsFile(hosts), out, ['--report-dir', dir, '--summary', html, '--compare', 'previous']));
+      assert.equal(run.code, 0, explain(run));
+      pages.push(html);
+    }
+    const reports = readdirSync(dir).sort();
+    assert.equal(reports.length, 3, reports.join(' '));
+    for (const r of reports) assert.match(r, /^\d{8}T\d{6}Z\.csv$/);
+    assert.deepEqual(reports.map((r) => readReport(path.join(dir, r)).length), [3, 4, 3]);
+    assert.ok(byId(page(pages[0]), 'compare-missing'), 'the first night has nothing to compare with');
+    assert.match(readFileSync(pages[1], 'utf8'), new RegExp(`compared with <code>${path.join(dir, reports[0]).replace(/[.*]/g, '\\$&')}</code>`));
+    assert.equal(cells(need(page(pages[1]), 'added')).length, 1);
+    const third = page(pages[2]);
+    assert.match(readFileSync(pages[2], 'utf8'), new RegExp(`compared with <code>${path.join(dir, reports[1]).replace(/[.*]/g, '\\$&')}</code>`));
+    assert.deepEqual(cells(need(third, 'gone')).map((r) => r[0]), [`${farm.good[0].user}@${farm.good[0].host}:${farm.good[0].port}`]);
+  });
+
+  test('summary over three shard reports (files, or the --report-dir folder): one page of the whole list', async () => {
+    const out = fresh('out');
+    const dir = fresh('reports');
+    const hosts = hostsFile(farm.good.slice(0, HOSTS));
+    for (let i = 0; i < 3; i++) {
+      const run = await cli(scan(hosts, out, ['--shard', `${i}/3`, '--report-dir', dir, '--report-format', 'jsonl']));
+      assert.ok(run.code === 0, explain(run));
+    }
+    const shards = readdirSync(dir).sort();
+    assert.deepEqual(shards.map((n) => n.replace(/^\d{8}T\d{6}Z/, '')).sort(), ['.shard-0-of-3.jsonl', '.shard-1-of-3.jsonl', '.shard-2-of-3.jsonl']);
+    for (const args of [[dir], shards.map((n) => path.join(dir, n))]) {
+      const html = path.join(fresh('pages'), 'merged.html');
+      const r = await cli(['summary', ...args, '-o', html]);
+      assert.equal(r.code, 0, explain(r));
+      const doc = page(html);
+      assert.deepEqual(cells(need(doc, 'class-table')).map((x) => x.slice(0, 2)), [['ok', String(HOSTS)]]);
+      assert.match(text(need(doc, 'run-facts-table')), /shards3/);
+      assert.match(text(need(doc, 'run-facts-table')), new RegExp(`hosts${HOSTS}`));
+    }
+  });
 });
