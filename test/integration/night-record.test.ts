@@ -75,6 +75,35 @@ const need = (doc: Node, id: string): Node => {
   return n;
 };
 
+
+interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/**
+ * Runs the CLI in a private mount namespace with a tmpfs of `sizeKb` at `mnt`
+ * (`fill` bytes already taken), then copies what the tmpfs held to `copy`:
+ * the mount ends with the namespace, so nothing is left mounted whatever happens.
+ */
+function inTmpfs(sizeKb: number, mnt: string, copy: string, fill: number, args: string[]): Promise<Ran> {
+  const script = 'mnt=$1 copy=$2 fill=$3; shift 3; mount -t tmpfs -o size=${0}k octoscan-test "$mnt" || exit 99; '
+    + '[ "$fill" -gt 0 ] && head -c "$fill" /dev/zero > "$mnt/.fill"; mkdir -p "$mnt/out"; '
+    + '"$@"; rc=$?; rm -f "$mnt/.fill"; cp -a "$mnt"/. "$copy"/; exit $rc';
+  return new Promise((resolve) => {
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, String(sizeKb), mnt, copy, String(fill), process.execPath, CLI, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+const explainRan = (r: Ran): string => `exit ${r.code} ${r.signal ?? ''}\n--- stderr:\n${r.stderr}`;
+/** A report as far as it was written: rows cut short are left out, as --resume does. */
+const readPartial = (f: string): Row[] => (existsSync(f) ? (parseCsv(readFileSync(f, 'utf8'), { columns: true, relax_column_count: true, relax_quotes: true }) as Row[]).filter((r) => r.upload !== undefined) : []);
+
 const CHROMIUM = '/usr/bin/chromium';
 
 describe('the night record', { skip }, () => {
@@ -221,5 +250,90 @@ describe('the night record', { skip }, () => {
       assert.match(text(need(doc, 'run-facts-table')), /shards3/);
       assert.match(text(need(doc, 'run-facts-table')), new RegExp(`hosts${HOSTS}`));
     }
+  });
+  test('a full --out (small tmpfs, the report in it too): exit 4, one message, no stack trace, no host started after the first ENOSPC; the rest not-scanned, in the retry file', async () => {
+    // How big one archive of this farm is, to size the tmpfs for two of them.
+    const probe = path.join(fresh('report'), 'one.csv');
+    const one = await cli(scan(hostsFile(farm.good.slice(0, 1)), fresh('out'), ['--report', probe]));
+    assert.equal(one.code, 0, explain(one));
+    const archiveBytes = Number(readReport(probe)[0].bytes);
+    const sizeKb = Math.ceil((2.5 * archiveBytes) / 4096) * 4;
+    const mnt = fresh('mnt');
+    const copy = fresh('copy');
+    const keep = fresh('keep');
+    const retry = path.join(keep, 'retry.csv');
+    const run = await inTmpfs(sizeKb, mnt, copy, 0, scan(hostsFile(farm.good.slice(0, HOSTS)), path.join(mnt, 'out'), [
+      '-j', '1', '--retries', '0', '--report', path.join(mnt, 'night.csv'), '--retry-file', retry, '--summary', path.join(keep, 'night.html'),
+    ]));
+    console.error(`# archive ${archiveBytes} bytes, tmpfs ${sizeKb} KiB`);
+    assert.equal(run.code, 4, explainRan(run));
+    assert.doesNotMatch(run.stderr, STACK, 'no stack trace');
+    assert.match(run.stderr, /MiB free, less than 6 host\(s\) times a typical archive/, 'said at the start');
+    const faults = run.stderr.split('\n').filter((l) => /octoscan-remote: --out .*: ENOSPC/.test(l));
+    assert.equal(faults.length, 1, run.stderr);
+    assert.match(faults[0], /no new host is started/);
+    assert.match(run.stderr, /exit 4: the controller could not keep what it scanned/);
+    // Finished-host lines after the first ENOSPC: only not-scanned ones.
+    const firstEnospc = run.stderr.lastIndexOf('\n', run.stderr.indexOf('ENOSPC')) + 1;
+    const after = run.stderr.slice(firstEnospc).split('\n').filter((l) => / (ok|FAILED) /.test(l));
+    assert.match(after[0], /FAILED internal .*cannot write the archive: ENOSPC/, 'the host that found --out full');
+    for (const l of after.slice(1)) assert.match(l, /FAILED not-scanned .*not started: the controller could not keep what it scanned/, l);
+    const notScanned = after.slice(1).length;
+    assert.ok(notScanned >= 1, `hosts left for not-scanned: ${run.stderr}`);
+    // The retry file names every host that is not ok: the ENOSPC one and the not-scanned.
+    const retried = parseCsv(readFileSync(retry, 'utf8'), { columns: true }) as Row[];
+    assert.equal(retried.length, notScanned + 1, readFileSync(retry, 'utf8'));
+    // What the report kept (its own disk is the full one): every archive in --out has its row.
+    const rows = readPartial(path.join(copy, 'night.csv'));
+    for (const a of archivesIn(path.join(copy, 'out'))) assert.ok(rows.some((r) => path.basename(r.archive) === a), `${a} has no row`);
+    const page = readFileSync(path.join(keep, 'night.html'), 'utf8');
+    assert.match(page, /not-scanned/);
+  });
+
+  test('a full report folder: exit 4 naming the report, no stack trace; the scans, the retry file and the summary line still happen', async () => {
+    const mnt = fresh('mnt');
+    const copy = fresh('copy');
+    const out = fresh('out');
+    const keep = fresh('keep');
+    // One page of tmpfs, and it is taken: not even the report's first line fits.
+    const run = await inTmpfs(4, mnt, copy, 4096, scan(hostsFile(farm.good.slice(0, 3)), out, ['--report', path.join(mnt, 'night.csv'), '--retry-file', path.join(keep, 'retry.csv')]));
+    assert.equal(run.code, 4, explainRan(run));
+    assert.doesNotMatch(run.stderr, STACK);
+    assert.match(run.stderr, /octoscan-remote: --report .*night\.csv: ENOSPC/);
+    assert.match(run.stderr, /3 hosts: 3 ok, 0 failed/);
+    assert.equal(archivesIn(out).length, 3);
+    assert.ok(existsSync(path.join(keep, 'retry.csv')));
+  });
+
+  test('a SIGKILL mid-run keeps the finished rows: every archive in --out has its row, and --resume reads the report', async () => {
+    const out = fresh('out');
+    const report = path.join(fresh('report'), 'night.csv');
+    const hosts = hostsFile(farm.good.slice(0, 4));
+    farm.setReplayDelay(2);
+    let killedAfter = 0;
+    try {
+      await new Promise<void>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...scan(hosts, out, ['-j', '1', '--report', report])], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d;
+          killedAfter = stderr.split('\n').filter((l) => / ok /.test(l)).length;
+          if (killedAfter >= 2) child.kill('SIGKILL');
+        });
+        child.on('exit', () => resolve());
+      });
+    } finally {
+      farm.clearReplayDelays();
+    }
+    const archives = archivesIn(out);
+    assert.ok(archives.length >= 2, `archives: ${archives.join(' ')}`);
+    const rows = readReport(report);
+    assert.ok(rows.length < 4, 'killed before the end');
+    for (const a of archives) assert.ok(rows.some((r) => path.basename(r.archive) === a), `${a} in --out has no row after the SIGKILL`);
+    const resumed = await cli(scan(hosts, out, ['--resume', report, '--report', report]));
+    assert.equal(resumed.code, 0, explain(resumed));
+    const all = readReport(report);
+    assert.equal(all.length, 4);
+    assert.equal(all.filter((r) => r.carried_over === 'yes').length, rows.filter((r) => r.class === 'ok').length, 'the killed run\'s rows carried over');
   });
 });
