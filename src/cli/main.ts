@@ -144,10 +144,8 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     compareMissing = `--compare ${opts.compare}: does not exist yet (a first night?): nothing to compare with`;
     opts.compare = undefined;
   }
-  if (compareMissing) {
-    if (!opts.summary) throw new UsageError('--compare needs --summary FILE.html');
-    notes.push(compareMissing);
-  }
+  // Said once at the start (also with -q) and on the page; the scan goes on.
+  if (compareMissing && !opts.summary) throw new UsageError('--compare needs --summary FILE.html');
   if (opts.report) {
     checkReportName(opts.report);
     await checkDestination('--report', opts.report);
