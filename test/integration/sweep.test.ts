@@ -36,6 +36,7 @@ const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids', 'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
   'engine', 'container_id', 'container_name', 'image', 'upload',
+  'os_family', 'os_name', 'os_version', 'java',
 ];
 // Off a terminal every stderr line starts with an ISO timestamp; the checks below read the lines without it.
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
