@@ -1,6 +1,7 @@
 // The night's record through the real CLI (dist/, as cron runs it) over a
 // loopback farm of real sshds and the octo-collect stand-in (issue 21):
-// a refused-sudo host delivered in the same run; the morning page of a night
+// a refused-sudo host delivered in the same run; a collector answering 200
+// before the body (`upload`, exit 3, the archive kept); the morning page of a night
 // whose archives were uploaded (OS families and delivery counts from the
 // report alone, rendered by headless Chromium); `upload --report`; --compare
 // on the first night; --report-dir with --compare previous over three nights;
@@ -10,6 +11,7 @@
 // finished rows and --resume reads them. Needs root and /usr/sbin/sshd.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -335,5 +337,21 @@ describe('the night record', { skip }, () => {
     const all = readReport(report);
     assert.equal(all.length, 4);
     assert.equal(all.filter((r) => r.carried_over === 'yes').length, rows.filter((r) => r.class === 'ok').length, 'the killed run\'s rows carried over');
+  });
+  test('an early-200 collector through the CLI: `upload` does not take a 200 before the last body byte as delivered; the archive stays (exit 3)', async () => {
+    const c = await collector();
+    c.mode = 'early-200';
+    const dir = fresh('spool');
+    const name = `${randomUUID()}.scal`;
+    writeFileSync(path.join(dir, name), randomBytes(40 << 20));
+    const up = await cli(['upload', '--from', dir, c.url, '--upload-retries', '1']);
+    assert.equal(up.code, 3, explain(up));
+    assert.match(up.stderr, /answered 200 after \d+ of \d+ bytes of the upload: not taken as delivered/);
+    assert.deepEqual(archivesIn(dir), [name], 'the only copy stays');
+    c.mode = 'ok';
+    const again = await cli(['upload', '--from', dir, c.url]);
+    assert.equal(again.code, 0, explain(again));
+    assert.deepEqual(c.stored(), [name]);
+    assert.equal(readFileSync(path.join(c.dir, name)).length, 40 << 20);
   });
 });
