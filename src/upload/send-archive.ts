@@ -72,11 +72,13 @@ function multipartBody(file: string, size: number, name: string): { body: Readab
 /** Sends one archive. Never throws: every failure is a message (all are worth a retry). */
 export async function sendArchive(config: CollectorConfig, file: string, signal: AbortSignal): Promise<SendResult> {
   const name = collectorName(config.url);
+  let body: Readable | undefined;
   try {
     // Loaded on the first upload only (see collector-config.ts).
     const { request } = await import('undici');
     const { size } = await stat(file);
     const form = multipartBody(file, size, basename(file));
+    body = form.body;
     const headers: Record<string, string> = { 'content-type': form.type, 'content-length': String(form.length) };
     if (config.authorization) headers['authorization'] = config.authorization;
     // 303 is octo-collect's "I already have it": an answer, not a place to go (request() follows no redirect).
@@ -88,12 +90,14 @@ export async function sendArchive(config: CollectorConfig, file: string, signal:
       res.body.resume();
       res.body.on('error', () => {});
       if (!whole) {
+        form.body.destroy(); // closes the archive file, whatever the HTTP client did with the body
         return { ok: false, message: `collector ${name} answered ${res.statusCode} after ${form.sent()} of ${form.length} bytes of the upload: not taken as delivered` };
       }
       return { ok: true, status: res.statusCode, duplicate: res.statusCode === 303 };
     }
     return { ok: false, message: collectorAnswerError(name, res.statusCode, await bodyHead(res.body)) };
   } catch (err) {
+    body?.destroy();
     return { ok: false, message: collectorNetworkError(name, signal.aborted ? signal.reason : err) };
   }
 }
