@@ -447,17 +447,17 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       enrich: addArchiveFacts,
       onStart: () => progress.started(),
       onResult: (o) => {
+        // With a collector, a host's line says where its archive ended up, so it waits for that.
+        if (uploads) uploads.add(o, () => emit(o));
+        else emit(o);
+        // After add() (the row says `waiting` while the archive is in --out), before the host's line.
+        reportLog?.append(rowsOf([o]).map((r) => reportRow(r, runInfo)));
         progress.finished(o);
         for (const c of o.containers ?? []) progress.log(containerLine(c));
         if (o.controllerFault && !outFault) {
           outFault = o.controllerFault;
           fault(`${outFault}; no new host is started (those left are not-scanned, in the retry file)`);
         }
-        // With a collector, a host's line says where its archive ended up, so it waits for that.
-        if (uploads) uploads.add(o, () => emit(o));
-        else emit(o);
-        // After add(): the row says `waiting` while the archive is in --out.
-        reportLog?.append(rowsOf([o]).map((r) => reportRow(r, runInfo)));
       },
     });
   } catch (e) {

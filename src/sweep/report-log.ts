@@ -4,15 +4,21 @@
 // a node reboot) still leaves a report that lists every host it had finished,
 // which --resume reads like any other.
 //
+// Appends are synchronous, one write() per host: once a host's line is on
+// standard error its row is in the file (the page cache survives a killed
+// process). What stays open is the moment between the archive's rename into
+// --out and its row, while the archive is read back for the report's OS and
+// Java columns (milliseconds); an archive a kill leaves there without a row is
+// still sent by the next run with --upload.
+//
 // A report that cannot be written is the controller's fault, never a host's:
 // the first failure is handed to onFault (exit 4), and appending stops.
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { writeFileAtomically } from '../fsutil/atomic-file.js';
 import { formatRowLines, formatRows, type ReportRow } from './report.js';
 
 export class ReportLog {
-  private file: FileHandle | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private fd: number | undefined;
   private failed = false;
 
   constructor(
@@ -24,31 +30,32 @@ export class ReportLog {
   async begin(rows: ReportRow[]): Promise<void> {
     try {
       await writeFileAtomically(this.path, formatRows(this.path, rows));
-      this.file = await open(this.path, 'a');
+      this.fd = openSync(this.path, 'a');
     } catch (err) {
       this.fail(err);
     }
   }
 
-  /** Appends a finished host's rows; in order, one write at a time. */
+  /** Appends a finished host's rows, at once. */
   append(rows: ReportRow[]): void {
-    if (!rows.length) return;
-    const text = formatRowLines(this.path, rows);
-    this.chain = this.chain.then(async () => {
-      if (this.failed || !this.file) return;
-      try {
-        await this.file.write(text);
-      } catch (err) {
-        this.fail(err);
-      }
-    });
+    if (!rows.length || this.failed || this.fd === undefined) return;
+    try {
+      writeSync(this.fd, formatRowLines(this.path, rows));
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** The whole report, in list order, replacing what was appended. */
   async finish(rows: ReportRow[]): Promise<void> {
-    await this.chain;
-    await this.file?.close().catch(() => {});
-    this.file = undefined;
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* the rewrite below replaces the file anyway */
+      }
+      this.fd = undefined;
+    }
     try {
       await writeFileAtomically(this.path, formatRows(this.path, rows));
     } catch (err) {
