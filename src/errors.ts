@@ -105,6 +105,13 @@ export function internalError(where: string, phase: Phase, err: unknown): ScanEr
   return new ScanError('internal', phase, `${where}: internal error: ${detail}`);
 }
 
+/** The output folder failed (full, read-only, out of descriptors): the controller's fault, not the host's. */
+export class OutputFolderError extends ScanError {
+  constructor(phase: Phase, message: string, readonly detail: string) {
+    super('internal', phase, message);
+  }
+}
+
 const OUTPUT_FOLDER_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE']);
 
 /** Anything thrown during a scan, as a ScanError. */
@@ -113,7 +120,7 @@ export function asScanError(err: unknown, where: string, phase: Phase): ScanErro
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code && OUTPUT_FOLDER_CODES.has(code)) {
     // Not the target's fault and not a bug: the controller's own disk or limits.
-    return new ScanError('internal', phase, `${where}: cannot write the archive: ${(err as Error).message}; nothing was kept`);
+    return new OutputFolderError(phase, `${where}: cannot write the archive: ${(err as Error).message}; nothing was kept`, (err as Error).message);
   }
   return internalError(where, phase, err);
 }

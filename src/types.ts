@@ -114,6 +114,17 @@ export interface ContainerInfo {
   state?: string;
 }
 
+/** What the report keeps of an archive's contents. */
+export interface ArchiveFacts {
+  /** linux or macos */
+  osFamily: string;
+  /** Distribution name (Debian GNU/Linux, Alpine Linux, macOS) */
+  osName: string;
+  osVersion: string;
+  /** Java homes: `home (version, vendor)`. */
+  java: string[];
+}
+
 /** Each host ends in exactly one of these. */
 export type OutcomeClass =
   | 'ok'
@@ -132,6 +143,7 @@ export type OutcomeClass =
   | 'not-running' // a container listed paused, restarting or exited: not entered, not a failure
   | 'skipped' // a container not scanned because --max-containers or --containers-timeout cut: not a failure
   | 'interrupted'
+  | 'not-scanned' // never started: the controller could not keep what it scanned (--out full or failing)
   | 'internal';
 
 /** The phase a host was in when it ended, for timeouts and errors. */
@@ -161,6 +173,13 @@ export interface HostOutcome {
   upload?: 'uploaded' | 'waiting';
   /** Why the archive is still waiting. */
   uploadMessage?: string;
+  /**
+   * The controller's own side failed (the output folder full or failing), not
+   * the host: `--out DIR: <error>`. The sweep starts no new host after one.
+   */
+  controllerFault?: string;
+  /** Read back from the archive before it may be uploaded, for the report (and so the morning page needs no archive). */
+  archiveFacts?: ArchiveFacts;
   /** Set on a container's outcome (its spec is the host's). */
   container?: ContainerInfo;
   /** --containers: the outcomes of the host's containers (and of engines that would not list them). */

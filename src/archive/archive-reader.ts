@@ -41,6 +41,8 @@ export interface JavaInfo {
   variant: string;
   /** From `java -version`: the quoted version, or "failed: ..." */
   version: string;
+  /** Who built it, from `java -version`'s runtime line (Temurin, Corretto, Oracle, ...); '' when not told. */
+  vendor: string;
 }
 
 export interface ArchiveSummary {
@@ -275,7 +277,20 @@ export function parseJavaRecord(entry: string, text: string): JavaInfo {
   const failed = /^FAILED: (.*)$/m.exec(text)?.[1];
   const version = failed !== undefined ? `failed: ${failed}` : (/version "([^"]+)"/.exec(text)?.[1] ?? /version (\S+)/.exec(text)?.[1] ?? '');
   const home = path.replace(/\/(jre\/)?bin\/java$/, '') || path;
-  return { entry, path, home, variant, version };
+  return { entry, path, home, variant, version, vendor: failed !== undefined ? '' : javaVendor(text) };
+}
+
+// Distributions name themselves in the runtime or VM line of `java -version`.
+const JAVA_VENDORS: [RegExp, string][] = [
+  [/Temurin|AdoptOpenJDK|Adoptium/, 'Eclipse Adoptium'], [/Corretto/, 'Amazon Corretto'], [/Zulu/, 'Azul Zulu'],
+  [/Semeru|OpenJ9|IBM/, 'IBM'], [/GraalVM/, 'GraalVM'], [/Microsoft/, 'Microsoft'], [/Red[ _]?Hat|\.el\d/, 'Red Hat'],
+  [/SapMachine/, 'SAP'], [/Liberica|BellSoft/, 'BellSoft Liberica'], [/Java\(TM\)|HotSpot\(TM\)/, 'Oracle'],
+  [/-Debian|Debian/, 'Debian OpenJDK'], [/Ubuntu/, 'Ubuntu OpenJDK'], [/OpenJDK/, 'OpenJDK'],
+];
+
+/** The vendor a `java -version` text names, or ''. */
+export function javaVendor(text: string): string {
+  return JAVA_VENDORS.find(([re]) => re.test(text))?.[1] ?? '';
 }
 
 function emptySummary(file: string): ArchiveSummary {

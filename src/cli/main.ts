@@ -5,6 +5,7 @@ import { CommanderError } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
 import { sweepStaleTemporaries } from '../archive/archive-writer.js';
@@ -17,7 +18,10 @@ import { scanHost, type ScanSettings } from '../scan/scan-host.js';
 import { autoParallelism, reachableAtOnce } from '../sweep/parallelism.js';
 import { createProgress, hostFailed, summaryLine } from '../sweep/progress.js';
 import { createLog, startLine } from '../sweep/log.js';
-import { carriedRow, doneHostsOf, failedClass, REPORT_COLUMNS, reportRow, resumeKey, scannedAt, withLabels, writeReportRows, type ReportRow, type RunInfo } from '../sweep/report.js';
+import { carriedRow, columnsForLabels, doneHostsOf, failedClass, REPORT_COLUMNS, reportRow, resumeKey, scannedAt, withLabels, type ReportRow, type RunInfo } from '../sweep/report.js';
+import { ReportLog } from '../sweep/report-log.js';
+import { datedReportName, previousReport } from '../sweep/report-history.js';
+import { addArchiveFacts } from '../sweep/archive-facts.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
@@ -40,7 +44,10 @@ import { AUTH_ENV, CollectorConfigError, collectorConfig, type CollectorConfig }
 import { uploadOnlyOptionsGiven } from '../upload/upload-options.js';
 import { startUploadRun, uploadSummaryLine, type UploadRun } from '../upload/upload-run.js';
 
-export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, controller: 4, interrupted: 130 } as const;
+
+/** A typical archive, for the start-up check of --out's free space. */
+const TYPICAL_ARCHIVE_BYTES = 1 << 20;
 
 export async function main(argv: string[]): Promise<number> {
   guardStdio();
@@ -86,6 +93,10 @@ interface Plan {
   collector?: CollectorConfig;
   /** Hosts that cannot be tried (a bad key of their own): they fail without connecting. */
   rejected: Map<HostSpec, ScanError>;
+  /** The run's start (names the report in --report-dir). */
+  startedAt: Date;
+  /** --compare named no report yet (a first night): the page says so. */
+  compareMissing?: string;
 }
 
 /** The run's secrets, each read once: files, environment or one prompt, never arguments. */
@@ -113,6 +124,27 @@ async function readSecrets(opts: CliOptions): Promise<Pick<Plan, 'passphrase' | 
 
 async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
   opts.out = await checkOutFolder(opts.out);
+  const notes: string[] = [];
+  const startedAt = new Date();
+  let compareMissing: string | undefined;
+  if (opts.reportDir) {
+    if (opts.report) throw new UsageError('--report and --report-dir exclude each other: --report-dir names each run\'s report itself');
+    const shard = opts.shard ? parseShard(opts.shard) : undefined;
+    opts.report = datedReportName(opts.reportDir, startedAt, opts.reportFormat, shard);
+    await checkDestination('--report-dir', opts.report);
+    if (opts.compare === 'previous') {
+      opts.compare = await previousReport(opts.reportDir, startedAt, shard);
+      if (!opts.compare) compareMissing = `--compare previous: no earlier report in ${opts.reportDir} (a first night): nothing to compare with`;
+    }
+  } else if (opts.compare === 'previous') {
+    throw new UsageError('--compare previous needs --report-dir DIR (it takes the newest earlier report there)');
+  }
+  if (opts.compare && !existsSync(opts.compare)) {
+    compareMissing = `--compare ${opts.compare}: does not exist yet (a first night?): nothing to compare with`;
+    opts.compare = undefined;
+  }
+  // Said once at the start (also with -q) and on the page; the scan goes on.
+  if (compareMissing && !opts.summary) throw new UsageError('--compare needs --summary FILE.html');
   if (opts.report) {
     checkReportName(opts.report);
     await checkDestination('--report', opts.report);
@@ -133,7 +165,8 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     );
   }
 
-  const { hosts: listed, columns, notes } = await readHostList(opts, typed, REPORT_COLUMNS);
+  const { hosts: listed, columns, notes: listNotes } = await readHostList(opts, typed, REPORT_COLUMNS);
+  for (const n of listNotes) notes.push(n);
   let hosts = listed;
   const secrets = await readSecrets(opts);
   const collector = opts.upload ? await collectorConfig({ url: opts.upload, ca: opts.ca, insecure: opts.insecure, authFile: opts.uploadAuthFile }) : undefined;
@@ -183,7 +216,7 @@ async function prepare(opts: CliOptions, typed: Set<string>): Promise<Plan> {
     if (carried.size) notes.push(`--resume: ${carried.size} host(s) already ok in ${opts.resume}, skipped; their rows are carried into the report`);
     if (stale) notes.push(`--resume: ${stale} ok host(s) scanned more than ${opts.resumeMaxAge} h ago (or undated) are scanned again`);
   }
-  return { hosts, all, carried, columns, notes, ...secrets, collector, rejected };
+  return { hosts, all, carried, columns, notes, ...secrets, collector, rejected, startedAt, compareMissing };
 }
 
 /**
@@ -274,14 +307,20 @@ function containerSummary(rows: HostOutcome[]): string {
 }
 
 async function run(opts: CliOptions, plan: Plan): Promise<number> {
-  const started = Date.now();
+  const started = plan.startedAt.getTime();
   const runInfo: RunInfo = { runId: randomUUID(), version: version() };
   const parallel = opts.parallel ?? Math.min(autoParallelism(plan.hosts.length), Math.max(1, reachableAtOnce(plan.hosts, opts.jumpChannels)));
   const terminal = Boolean(process.stderr.isTTY);
   const log = createLog({ tty: terminal, quiet: opts.quiet, verbose: opts.verbose, write: err });
   log.info(startLine({ ...runInfo, hosts: plan.hosts.length, skipped: plan.carried.size, parallel, shard: opts.shard, out: opts.out }));
   for (const n of plan.notes) log.info(n);
-  const removed = await sweepStaleTemporaries(opts.out);
+  if (plan.compareMissing) log.always(`octoscan-remote: ${plan.compareMissing}`);
+  const low = await lowSpaceNote(opts.out, plan.hosts.length);
+  if (low) log.always(`octoscan-remote: ${low}`);
+  const removed = await sweepStaleTemporaries(opts.out).catch((e: Error) => {
+    log.always(`octoscan-remote: --out ${opts.out}: cannot remove the temporaries of an earlier run: ${e.message}`);
+    return [];
+  });
   // The bar is for a person watching; -q asks for failures only.
   const tty = terminal && opts.progress !== false && !opts.quiet;
   const progress = createProgress(plan.hosts.length, { tty, write: log.write, quiet: opts.quiet });
@@ -289,6 +328,16 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     if (!log.quiet) progress.log(m);
   };
   if (removed.length) info(`removed ${removed.length} temporary file(s) left by an interrupted run in ${opts.out}`);
+
+  // Faults of the controller's own files (exit 4): each said once, as it happens.
+  const faults: string[] = [];
+  let outFault: string | undefined;
+  const fault = (message: string): void => {
+    faults.push(message);
+    const line = `octoscan-remote: ${message}`;
+    if (sweeping) progress.log(line);
+    else log.always(line);
+  };
 
   // First signal: stop starting hosts, abort those in flight, then report.
   // Second signal: leave at once (temporaries are swept at the next start).
@@ -355,6 +404,9 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     if (opts.insecure) progress.log('octoscan-remote: --insecure: the collector\'s certificate is not verified; anyone on the path can take the archives');
     uploads = await startUploadRun(plan.collector, { ...opts, dir: opts.out, signal: interrupt.signal, log: (m) => (sweeping ? progress.log(m) : log.always(escapeControls(m))) });
   }
+  const reportLog = opts.report ? new ReportLog(opts.report, fault, columnsForLabels(plan.all.map((h) => h.labels))) : undefined;
+  // The carried rows first, in list order: a run killed now still leaves them.
+  await reportLog?.begin(plan.all.flatMap((h) => plan.carried.get(h) ?? []));
   const emit = (o: HostOutcome): void => {
     for (const r of rowsOf([o])) {
       if (opts.json) out(`${JSON.stringify(reportRow(r, runInfo))}\n`);
@@ -371,13 +423,21 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
       retries: opts.retries,
       retryDelayMs: 1000,
       rejected: plan.rejected,
+      stopReason: () => (outFault ? `the controller could not keep what it scanned (${outFault})` : undefined),
+      enrich: addArchiveFacts,
       onStart: () => progress.started(),
       onResult: (o) => {
-        progress.finished(o);
-        for (const c of o.containers ?? []) progress.log(containerLine(c));
         // With a collector, a host's line says where its archive ended up, so it waits for that.
         if (uploads) uploads.add(o, () => emit(o));
         else emit(o);
+        // After add() (the row says `waiting` while the archive is in --out), before the host's line.
+        reportLog?.append(rowsOf([o]).map((r) => reportRow(r, runInfo)));
+        progress.finished(o);
+        for (const c of o.containers ?? []) progress.log(containerLine(c));
+        if (o.controllerFault && !outFault) {
+          outFault = o.controllerFault;
+          fault(`${outFault}; no new host is started (those left are not-scanned, in the retry file)`);
+        }
       },
     });
   } catch (e) {
@@ -396,16 +456,26 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     const uploaded = uploads && plan.collector ? await uploads.finish() : undefined;
     // One list for the report and the page: the hosts scanned now and those carried over.
     const listed = wholeList(plan, outcomes, runInfo);
-    if (opts.report) await writeReportRows(opts.report, listed);
-    if (opts.summary) await writeRunSummary(opts.summary, listed, opts.compare, opts.report);
+    await reportLog?.finish(listed);
+    if (opts.summary) {
+      const problem = await writeRunSummary(opts.summary, listed, { compare: opts.compare, compareMissing: plan.compareMissing, report: opts.report });
+      if (problem) fault(problem);
+    }
     // A host is retried when it or one of its containers failed (the retry re-scans both).
     const failed = outcomes.filter(hostFailed);
-    if (opts.retryFile) await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec));
+    if (opts.retryFile) {
+      await writeRetryFile(opts.retryFile, plan.columns, failed.map((o) => o.spec)).catch((e: Error) => fault(`--retry-file ${opts.retryFile}: ${e.message}`));
+    }
     if (plan.hosts.length > 1 || failed.length || !tty) log.always(summaryLine(outcomes, Date.now() - started, plan.carried.size));
     if (uploaded && plan.collector) log.always(uploadSummaryLine(uploaded, plan.collector, opts.out));
     const containerRows = outcomes.flatMap((o) => o.containers ?? []);
     if (containerRows.length) log.always(containerSummary(containerRows));
     if (interrupt.signal.aborted) return EXIT.interrupted;
+    // What was scanned and not kept is the biggest news: it wins over 2 and 3.
+    if (faults.length) {
+      log.always(`octoscan-remote: exit 4: the controller could not keep what it scanned (${faults.length} problem${faults.length === 1 ? '' : 's'} above)`);
+      return EXIT.controller;
+    }
     // Archives not delivered are the bigger news: the inventory has not got them.
     if (uploaded?.waiting) return EXIT.waiting;
     return failed.length ? opts.failedExit : EXIT.ok;
@@ -413,6 +483,16 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** A note when --out has less room than the hosts' archives typically need; undefined when there is enough (or it cannot tell). */
+async function lowSpaceNote(out: string, hosts: number): Promise<string | undefined> {
+  const st = await statfs(out).catch(() => undefined);
+  if (!st || hosts === 0) return undefined;
+  const free = st.bavail * st.bsize;
+  const need = hosts * TYPICAL_ARCHIVE_BYTES;
+  if (free >= need) return undefined;
+  return `--out ${out}: ${(free / (1 << 20)).toFixed(1)} MiB free, less than ${hosts} host(s) times a typical archive (${TYPICAL_ARCHIVE_BYTES >> 20} MiB); the run stops starting hosts when it is full`;
 }
 
 /** The report's rows: every host of the list in order (each followed by its containers), scanned now or carried over from --resume. */

@@ -30,6 +30,8 @@ export interface CliOptions extends UploadCliOptions {
   parallel?: number;
   retries: number;
   report?: string;
+  reportDir?: string;
+  reportFormat: 'csv' | 'jsonl';
   retryFile?: string;
   resume?: string;
   json: boolean;
@@ -82,6 +84,10 @@ const failedExit = (v: string): number => {
   // 1 means "could not start", 3 "archives waiting": neither may stand for failed hosts.
   if (v.trim() === '0' || v.trim() === '2') return Number(v);
   throw new InvalidArgumentError(`--failed-exit must be 0 or 2, got ${JSON.stringify(v)}`);
+};
+const reportFormat = (v: string): string => {
+  if (v === 'csv' || v === 'jsonl') return v;
+  throw new InvalidArgumentError(`--report-format must be csv or jsonl, got ${JSON.stringify(v)}`);
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const jumpChain = (v: string): string => {
@@ -197,11 +203,13 @@ export function buildCommand(): Command {
     .option('-j, --parallel <n>', 'hosts scanned at once (default: automatic, from hosts, open-file limit, memory and CPUs)', integer('--parallel', 1, 4096))
     .option('--retries <n>', 'retries for failures before authentication (refused, reset, connect timeout, DNS temporary failure)', integer('--retries', 0, 10), 2)
     .option('--report <file>', 'write one row per host: CSV, or JSON lines when the name ends in .jsonl or .ndjson')
+    .option('--report-dir <dir>', 'write the report as DIR/<start, ISO basic>[.shard-I-of-N].csv (or .jsonl): one report per run, kept; --compare previous reads the newest earlier one')
+    .option('--report-format <csv|jsonl>', 'with --report-dir: CSV or JSON lines', reportFormat, 'csv')
     .option('--retry-file <file>', 'write the failed hosts in the hosts file format, for --hosts')
     .option('--resume <report>', 'skip hosts that this earlier report lists as ok; their rows are carried into --report (it may be the same file)')
     .option('--resume-max-age <hours>', 'with --resume: rescan ok hosts scanned longer ago than this', hours)
     .option('--summary <file.html>', 'after the run, write a self-contained HTML summary page (classes, OS, failures, slowest hosts, costly warnings)')
-    .option('--compare <report>', 'with --summary: compare with an earlier report (new failures, recovered, added, gone)')
+    .option('--compare <report>', 'with --summary: compare with an earlier report (new failures, recovered, added, gone); "previous": the newest earlier report in --report-dir; a file that does not exist yet (a first night) is a note, not an error')
     .option('--json', 'standard output: one JSON object per host instead of archive paths', false)
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'standard error: only failures, warnings and the summary line', false)
@@ -237,8 +245,10 @@ export function buildCommand(): Command {
       'after',
       `
 Exit codes: 0 every host ok; 2 some hosts failed, sudo refused counts (--failed-exit);
-3 archives still waiting for the collector (--upload); 1 could not start (arguments,
-hosts file, output folder, report folder, keys, known_hosts, upload settings); 130 interrupted.
+3 archives still waiting for the collector (--upload); 4 the controller could not keep
+what it scanned (--out, report, retry file or summary full or failing; wins over 2 and 3);
+1 could not start (arguments, hosts file, output folder, report folder, keys, known_hosts,
+upload settings); 130 interrupted.
 Environment: SSH_AUTH_SOCK (agent), OCTOSCAN_SSH_PASSPHRASE (passphrase for -i keys),
 OCTOSCAN_SSH_PASSWORD (login password), OCTOSCAN_SUDO_PASSWORD (sudo password),
 OCTOSCAN_UPLOAD_AUTH (user:password for --upload), HTTPS_PROXY/HTTP_PROXY/NO_PROXY.

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
-import { asScanError, interruptedError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
+import { asScanError, interruptedError, OutputFolderError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
 import { FrameError, newToken, splitStderr } from '../probe/frames.js';
 import { buildScript, scriptSha256, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
@@ -119,7 +119,8 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
   } catch (err) {
     const e = host.signal.aborted && host.signal.reason instanceof ScanError ? host.signal.reason : asScanError(err, where, phase);
     if (process.env.OCTOSCAN_DEBUG && !(err instanceof ScanError)) s.warn(`${where}: ${(err as Error).stack}`);
-    return result(e.cls, e.message, { phase: e.phase, transient: e.transient });
+    const fault = e instanceof OutputFolderError ? { controllerFault: `--out ${s.outDir}: ${e.detail}` } : {};
+    return result(e.cls, e.message, { phase: e.phase, transient: e.transient, ...fault });
   } finally {
     clearTimeout(deadline);
     s.signal?.removeEventListener('abort', onInterrupt);

@@ -1,5 +1,6 @@
 // The run report: one row per host, CSV or JSON lines by the file's extension.
-// Written once at the end (also after an interrupt), atomically.
+// Rows are appended as hosts finish (report-log.ts), and the whole report is
+// rewritten in list order at the end (also after an interrupt), atomically.
 import type { ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -12,12 +13,13 @@ import type { HostOutcome } from '../types.js';
 
 // New columns come last, so readers of the older columns keep working: completeness and run
 // facts (issue 12), containers (issue 17), upload (issue 14), address (issue 22), script_sha256
-// (issue 20). After them, a hosts file's label columns, as named there.
+// (issue 20), what the archive holds (issue 21). After them, a hosts file's label columns, as named there.
 export const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids',
   'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
   'engine', 'container_id', 'container_name', 'image', 'upload', 'address', 'script_sha256',
+  'os_family', 'os_name', 'os_version', 'java',
 ] as const;
 export type ReportColumn = (typeof REPORT_COLUMNS)[number];
 /** The fixed columns, then the host's labels (HostSpec.labels) under their own names. */
@@ -42,8 +44,8 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     tag: o.spec.tag,
     class: o.class,
     phase: o.phase,
-    // An ok host's archive that could not be delivered says why here, first: the inventory has not got it.
-    message: escapeControls([o.uploadMessage ? `upload: ${o.uploadMessage}` : '', o.message].filter(Boolean).join('; ')),
+    // An archive that could not be delivered says why here, last (`upload delivers` strips it again).
+    message: escapeControls([o.message, o.uploadMessage ? `${UPLOAD_PREFIX}${o.uploadMessage}` : ''].filter(Boolean).join('; ')),
     archive: o.archive ?? '',
     duration_ms: o.durationMs,
     bytes: o.bytes,
@@ -68,6 +70,10 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
     upload: o.upload ?? '-',
     address: o.spec.host,
     script_sha256: o.scriptSha256 ?? '',
+    os_family: o.archiveFacts?.osFamily ?? '',
+    os_name: escapeControls(o.archiveFacts?.osName ?? ''),
+    os_version: escapeControls(o.archiveFacts?.osVersion ?? ''),
+    java: escapeControls(o.archiveFacts?.java.join('; ') ?? ''),
   };
   return withLabels(row, o.spec.labels);
 }
@@ -76,6 +82,16 @@ export function reportRow(o: HostOutcome, run: RunInfo = { runId: '', version: '
 export function withLabels(row: ReportRow, labels: Record<string, string> | undefined): ReportRow {
   for (const [k, v] of Object.entries(labels ?? {})) if (!(k in row)) row[k] = escapeControls(v);
   return row;
+}
+
+/** How a row's message says why its archive waits. */
+export const UPLOAD_PREFIX = 'upload: ';
+
+/** A message without the reason its archive waited (it was delivered since). */
+export function withoutUploadReason(message: string): string {
+  if (message.startsWith(UPLOAD_PREFIX)) return '';
+  const at = message.lastIndexOf(`; ${UPLOAD_PREFIX}`);
+  return at < 0 ? message : message.slice(0, at);
 }
 
 /**
@@ -110,24 +126,46 @@ export function formatReport(path: string, outcomes: HostOutcome[], run?: RunInf
   return formatRows(path, outcomes.map((o) => reportRow(o, run)));
 }
 
-export function formatRows(path: string, rows: ReportRow[]): string {
-  return [...reportLines(path, rows)].join('');
+export function formatRows(path: string, rows: ReportRow[], columns?: readonly string[]): string {
+  return [...reportLines(path, rows, columns)].join('');
 }
 
 /** The CSV columns: the report's own, then each label column in the order first seen. */
-function columnsOf(rows: ReportRow[]): string[] {
-  const columns: string[] = [...REPORT_COLUMNS];
-  const known = new Set(columns);
-  for (const r of rows) for (const k of Object.keys(r)) if (!known.has(k)) (known.add(k), columns.push(k));
-  return columns;
+export function columnsOf(rows: Iterable<Record<string, unknown>>, columns: readonly string[] = REPORT_COLUMNS): string[] {
+  const out: string[] = [...columns];
+  const known = new Set(out);
+  for (const r of rows) for (const k of Object.keys(r)) if (!known.has(k)) (known.add(k), out.push(k));
+  return out;
+}
+
+/** The columns of a report about these hosts: the report's own, then their labels' names (a report begun before any row). */
+export function columnsForLabels(labels: Iterable<Record<string, string> | undefined>): string[] {
+  const rows: Record<string, string>[] = [];
+  for (const l of labels) if (l) rows.push(l);
+  return columnsOf(rows);
 }
 
 /** The report's lines, each with its newline: written one by one, since a million rows outgrow one string. */
-function* reportLines(path: string, rows: ReportRow[]): Generator<string> {
-  const json = isJsonLines(path);
-  const columns = json ? [] : columnsOf(rows);
-  if (!json) yield `${columns.map((c) => csvCell(c)).join(',')}\n`;
-  for (const r of rows) yield json ? `${JSON.stringify(r)}\n` : `${columns.map((c) => csvCell(r[c] ?? '')).join(',')}\n`;
+export function* reportLines(path: string, rows: ReportRow[], columns: readonly string[] = isJsonLines(path) ? [] : columnsOf(rows)): Generator<string> {
+  const header = reportHeader(path, columns);
+  if (header) yield header;
+  for (const r of rows) yield rowLine(path, r, columns);
+}
+
+/** What a report starts with: the CSV header line, nothing for JSON lines. */
+export function reportHeader(path: string, columns: readonly string[] = REPORT_COLUMNS): string {
+  return isJsonLines(path) ? '' : `${columns.map((c) => csvCell(c)).join(',')}\n`;
+}
+
+function rowLine(path: string, r: ReportRow, columns: readonly string[]): string {
+  return isJsonLines(path) ? `${JSON.stringify(r)}\n` : `${columns.map((c) => csvCell(r[c] ?? '')).join(',')}\n`;
+}
+
+/** Rows as lines to append to a report begun with reportHeader() and the same columns. */
+export function formatRowLines(path: string, rows: ReportRow[], columns: readonly string[] = REPORT_COLUMNS): string {
+  let text = '';
+  for (const r of rows) text += rowLine(path, r, columns);
+  return text;
 }
 
 /** JSON lines by name; `.json` is still read (reports of earlier versions) but no longer written. */
@@ -191,24 +229,37 @@ export async function doneHostsOf(path: string): Promise<Map<string, DoneHost>> 
 
 /** The rows of a report as read: JSON lines or CSV, by the file's name. */
 async function* rowsIn(path: string, input: ReadStream): AsyncGenerator<Record<string, unknown>> {
+  // A run killed in the middle of an append leaves its last line cut short:
+  // the rows before it stand (report-log.ts), only that line is left out.
   if (isJsonLines(path)) {
     let n = 0;
+    let cut: string | undefined;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       n++;
       if (!line.trim()) continue;
+      if (cut) throw new Error(cut);
       let row: Record<string, unknown>;
       try {
         row = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        throw new Error(`${path}:${n}: not a JSON object; --resume takes a report written by --report`);
+        cut = `${path}:${n}: not a JSON object; --resume takes a report written by --report`;
+        if (n === 1) throw new Error(cut);
+        continue;
       }
       yield row;
     }
     return;
   }
-  const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true }));
+  let width = 0;
+  const parser = input.pipe(parse({
+    columns: (header: string[]) => ((width = header.length), header), bom: true, skip_empty_lines: true, relax_column_count_less: true,
+  }));
   input.on('error', (err) => parser.destroy(err));
-  yield* parser as AsyncIterable<Record<string, unknown>>;
+  try {
+    for await (const r of parser as AsyncIterable<Record<string, unknown>>) if (Object.keys(r).length === width) yield r;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'CSV_QUOTE_NOT_CLOSED') throw err;
+  }
 }
 
 /** When an earlier row's scan started, or undefined for a report that did not say (before version 0.2). */

@@ -11,6 +11,12 @@ export interface HostArchiveInfo {
 
 export interface SummaryInput {
   rows: SummaryRow[];
+  /** The containers' rows (--containers). */
+  containers?: SummaryRow[];
+  /** --compare named a report that does not exist yet (a first night). */
+  compareMissing?: string;
+  /** Reports merged into this page (the shards of one night). */
+  reports?: number;
   /** The previous run's rows, for --compare. */
   previous?: SummaryRow[];
   /** Per host (hostId), what its archive says; hosts without a readable archive are absent. */
@@ -48,7 +54,7 @@ function countBy<T>(items: T[], key: (t: T) => string): [string, number][] {
 
 const CLASS_COLOURS: Record<string, string> = {
   ok: '#2e7d32', unreachable: '#c62828', dns: '#ad1457', 'hostkey-unknown': '#6a1b9a', 'hostkey-changed': '#4a148c', auth: '#e65100', sudo: '#ef6c00',
-  timeout: '#f9a825', protocol: '#5d4037', unsupported: '#546e7a', interrupted: '#757575', internal: '#000000',
+  timeout: '#f9a825', protocol: '#5d4037', unsupported: '#546e7a', interrupted: '#757575', 'not-scanned': '#9e9e9e', internal: '#000000',
 };
 
 /** One small chart: a horizontal bar per class, inline SVG. */
@@ -105,6 +111,9 @@ export function summaryHtml(input: SummaryInput): string {
 <p>Report <code>${esc(input.source)}</code>${input.previousSource ? `, compared with <code>${esc(input.previousSource)}</code>` : ''}; page made ${esc(input.generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC.
 Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings recorded: ${rows.reduce((n, r) => n + r.warnings, 0)}.</p></header>`);
 
+  parts.push(deliverySection(rows, input.containers ?? []));
+  parts.push(runFactsSection(rows, input.reports ?? 1));
+
   // Hosts by class, with the chart.
   parts.push(`<section id="classes"><h2>Hosts by class</h2><div class="row">${table(
     'class-table',
@@ -112,11 +121,13 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
     classes.map(([c, n]) => [`<span class="cls" style="background:${CLASS_COLOURS[c] ?? '#1565c0'}"></span>${esc(c)}`, String(n), `${((100 * n) / Math.max(1, rows.length)).toFixed(1)} %`]),
   )}${classChart(classes)}</div>${otherClasses.length ? `<p id="other-classes">${otherClasses.length} other classes: ${otherClasses.reduce((n, [, k]) => n + k, 0)} hosts.</p>` : ''}</section>`);
 
-  // Hosts by OS family and version (from the archives).
-  const osOf = (r: SummaryRow): OsInfo | undefined => archives.get(hostId(r))?.os;
+  // Hosts by OS family and version: the report's columns (written at scan
+  // time), else the archive where it still exists (reports of older versions).
+  const osOf = (r: SummaryRow): OsInfo | undefined =>
+    r.osName || r.osFamily ? { id: r.osFamily, name: r.osName || r.osFamily, version: r.osVersion, pretty: '', source: 'report' } : archives.get(hostId(r))?.os;
   const osGroups = new Map<string, { name: string; versions: Map<string, number> }>();
   let noOs = 0;
-  for (const r of ok) {
+  for (const r of rows.filter((x) => x.archive || x.osName)) {
     const os = osOf(r);
     if (!os) {
       noOs++;
@@ -133,9 +144,11 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
     osRows.push([`<b>${esc(g.name)}</b>`, '', `<b>${sum(g.versions)}</b>`]);
     for (const [v, n] of versions) osRows.push(['', esc(v), String(n)]);
   }
-  parts.push(`<section id="os"><h2>Hosts by OS family and version</h2>${table('os-table', ['OS', 'version', 'hosts'], osRows, 'no archive could be read')}${
+  parts.push(`<section id="os"><h2>Hosts by OS family and version</h2>${table('os-table', ['OS', 'version', 'hosts'], osRows, 'no OS known: the report has no OS columns and no archive could be read')}${
     noOs ? `<p id="os-unknown">${noOs} ok host${noOs === 1 ? '' : 's'} without a readable archive or release entry.</p>` : ''
-  }</section>`);
+  }${javaTable(rows)}</section>`);
+  parts.push(groupsSection(rows));
+  parts.push(containersSection(input.containers ?? []));
 
   // Failures grouped by class, then by phase and message.
   // Grouped in one pass: filtering the rows per class and per message was quadratic.
@@ -165,6 +178,8 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
   }
   parts.push(`<section id="failures"><h2>Failures by class</h2>${failureParts.length ? failureParts.join('\n') : '<p class="empty">none: every host was scanned</p>'}</section>`);
 
+  parts.push(fixSection(failed));
+
   // Slowest hosts.
   const slowest = [...rows].sort((a, b) => b.durationMs - a.durationMs).slice(0, 10);
   parts.push(`<section id="slowest"><h2>Slowest hosts</h2>${table(
@@ -185,19 +200,23 @@ Archives: ${esc(fmtBytes(ok.reduce((n, r) => n + r.bytes, 0)))}; warnings record
       byWarning.set(key, e);
     }
   }
+  const idRows = warningIdRows(rows);
   const warnRows = [...byWarning.values()].sort((a, b) => b.hosts.size - a.hosts.size || a.id - b.id || (a.key < b.key ? -1 : 1)).slice(0, 25);
   const rootOnly = [...byWarning.values()].filter((w) => w.key.includes('readable by root only'));
   const rootHosts = new Set(rootOnly.flatMap((w) => [...w.hosts]));
-  parts.push(`<section id="warnings"><h2>Warnings that cost the most data</h2>${
+  parts.push(`<section id="warnings"><h2>Warnings that cost the most data</h2>${table('warning-ids', ['id', 'meaning', 'hosts', 'times'], idRows, 'no warnings')}${
     rootHosts.size ? `<p id="root-only"><b>readable by root only</b>: ${rootOnly.length} kind${rootOnly.length === 1 ? '' : 's'} of data missing on ${rootHosts.size} host${rootHosts.size === 1 ? '' : 's'} scanned without root.</p>` : ''
   }${table(
     'warnings-table',
     ['id', 'warning', 'hosts'],
     warnRows.map((w) => [String(w.id), `<span class="msg">${esc(w.key)}</span>`, String(w.hosts.size)]),
-    archives.size ? 'no warnings' : 'the warning texts are in the archives, and none could be read',
+    archives.size ? 'no warnings' : 'the warning texts are in the archives, which are no longer here: the counts by id are above',
   )}</section>`);
 
   // Compared with the previous run.
+  if (!input.previous && input.compareMissing) {
+    parts.push(`<section id="compare"><h2>Since the previous run</h2><p id="compare-missing">Nothing to compare with: ${esc(input.compareMissing)}.</p></section>`);
+  }
   if (input.previous) {
     const prev = new Map(input.previous.map((r) => [hostId(r), r]));
     const now = new Map(rows.map((r) => [hostId(r), r]));
@@ -226,7 +245,7 @@ ${list('gone', 'Gone from the list', gone, (r) => [esc(hostLabel(r)), esc(r.clas
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222;max-width:1200px}
 h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{font-size:1em}
 table{border-collapse:collapse;margin:.4em 0}th,td{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td:nth-child(n+2){font-variant-numeric:tabular-nums}.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-word}
+th{background:#f3f3f3}pre.fix{background:#f6f6f6;border:1px solid #ddd;padding:.6em;overflow-x:auto;white-space:pre}td:nth-child(n+2){font-variant-numeric:tabular-nums}.msg{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-word}
 .row{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}.cls{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border-radius:2px}
 svg text{font:12px system-ui,sans-serif;fill:#222}.empty{color:#666}
 </style>
@@ -272,4 +291,132 @@ export async function archiveInfo(rows: SummaryRow[], baseDir?: string): Promise
     }
   }
   return out;
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** Where the archives are: with the collector, still waiting in --out (and why), or never sent. */
+function deliverySection(rows: SummaryRow[], containers: SummaryRow[]): string {
+  const withArchive = [...rows, ...containers].filter((r) => r.archive);
+  const uploaded = withArchive.filter((r) => r.upload === 'uploaded');
+  const waiting = withArchive.filter((r) => r.upload === 'waiting');
+  const unsent = withArchive.filter((r) => r.upload !== 'uploaded' && r.upload !== 'waiting');
+  const collector = uploaded.length + waiting.length > 0;
+  const reason = (r: SummaryRow): string => {
+    const at = r.message.lastIndexOf('upload: ');
+    return at < 0 ? '(no reason recorded)' : r.message.slice(at + 'upload: '.length);
+  };
+  const reasons = countBy(waiting, reason).map(([why, n]) => [`<span class="msg">${esc(why)}</span>`, String(n)]);
+  const lines = [
+    `<li id="delivery-uploaded">uploaded: <b>${uploaded.length}</b></li>`,
+    `<li id="delivery-waiting">still waiting in the output folder: <b>${waiting.length}</b></li>`,
+    `<li id="delivery-unsent">${collector ? 'not delivered (never queued)' : 'not sent (no --upload: the archives stay in the output folder)'}: <b>${unsent.length}</b></li>`,
+  ];
+  return `<section id="delivery"><h2>Delivery</h2><p>${plural(withArchive.length, 'archive')} written.</p><ul>${lines.join('')}</ul>${
+    waiting.length ? `<h3>Why archives wait</h3>${table('delivery-reasons', ['reason', 'archives'], reasons)}` : ''
+  }</section>`;
+}
+
+/** When, how long, which version, how many hosts, carried over, incomplete, shards. */
+function runFactsSection(rows: SummaryRow[], reports: number): string {
+  const now = rows.filter((r) => !r.carriedOver);
+  const times = (xs: string[]): number[] => xs.map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  const starts = times(now.map((r) => r.startedAt));
+  const ends = times(now.map((r) => r.finishedAt));
+  const start = starts.length ? starts.reduce((a, b) => Math.min(a, b)) : undefined;
+  const end = ends.length ? ends.reduce((a, b) => Math.max(a, b)) : undefined;
+  const versions = [...new Set(now.map((r) => r.version).filter(Boolean))];
+  const runs = new Set(now.map((r) => r.runId).filter(Boolean));
+  const facts: [string, string][] = [
+    ['started', start === undefined ? 'unknown' : new Date(start).toISOString().replace('T', ' ').slice(0, 19) + ' UTC'],
+    ['duration', start === undefined || end === undefined ? 'unknown' : fmtMs(end - start)],
+    ['version', versions.join(', ') || 'unknown'],
+    ['hosts', String(rows.length)],
+    ['scanned in this run', String(now.length)],
+    ['carried over (--resume)', String(rows.length - now.length)],
+    ['incomplete', String(rows.filter((r) => r.completeness.startsWith('incomplete')).length)],
+    ['shards', String(Math.max(reports, runs.size, 1))],
+  ];
+  return `<section id="run-facts"><h2>Run facts</h2>${table('run-facts-table', ['fact', 'value'], facts.map(([k, v]) => [esc(k), esc(v)]))}</section>`;
+}
+
+/** Hosts, ok and failed per tag, and per value of each label the hosts list gives. */
+function groupsSection(rows: SummaryRow[]): string {
+  const tally = (key: (r: SummaryRow) => string | undefined): string[][] => {
+    const m = new Map<string, { hosts: number; ok: number }>();
+    for (const r of rows) {
+      const k = key(r);
+      if (k === undefined) continue;
+      const e = m.get(k) ?? { hosts: 0, ok: 0 };
+      e.hosts++;
+      if (r.class === 'ok') e.ok++;
+      m.set(k, e);
+    }
+    return [...m].sort((a, b) => b[1].hosts - a[1].hosts || (a[0] < b[0] ? -1 : 1)).map(([k, e]) => [esc(k || '(none)'), String(e.hosts), String(e.ok), String(e.hosts - e.ok)]);
+  };
+  const head = ['value', 'hosts', 'ok', 'failed'];
+  const labelNames = [...new Set(rows.flatMap((r) => Object.keys(r.labels)))].sort();
+  const labels = labelNames.map((n) => `<h3>label ${esc(n)}</h3>${table(`label-${n.replace(/[^A-Za-z0-9_-]/g, '_')}`, head, tally((r) => r.labels[n] ?? ''))}`);
+  return `<section id="groups"><h2>By tag and by label</h2><h3>tag</h3>${table('tag-table', head, tally((r) => r.tag))}${
+    labels.length ? labels.join('') : '<p class="empty" id="labels-empty">the hosts list gives no labels</p>'
+  }</section>`;
+}
+
+/** Containers per engine: scanned, no shell, failed. */
+function containersSection(containers: SummaryRow[]): string {
+  const engines = [...new Set(containers.map((c) => c.engine || '?'))].sort();
+  const rows = engines.map((e) => {
+    const of = containers.filter((c) => (c.engine || '?') === e);
+    const scanned = of.filter((c) => c.class === 'ok').length;
+    const noShell = of.filter((c) => c.class === 'no-shell').length;
+    return [esc(e), String(scanned), String(noShell), String(of.length - scanned - noShell)];
+  });
+  return `<section id="containers"><h2>Containers</h2>${table('containers-table', ['engine', 'scanned', 'no shell', 'failed'], rows, 'no containers scanned (--containers not given, or none running)')}</section>`;
+}
+
+// The commands a failure message tells the operator to run, as written there.
+const FIX_COMMANDS = [/ssh-keygen -R '[^']*'(?: -f (?:'[^']*'|\S+))?/g];
+
+/** One pasteable block of the commands the failures name, each with the host's own name. */
+function fixSection(failed: SummaryRow[]): string {
+  const lines: string[] = [];
+  for (const r of failed) {
+    for (const re of FIX_COMMANDS) for (const m of r.message.matchAll(re)) lines.push(`${m[0]}    # ${hostLabel(r)}`);
+  }
+  const unique = [...new Set(lines)];
+  return `<section id="fix"><h2>Fix commands</h2>${
+    unique.length
+      ? `<p>Check each change first (a changed host key may be an attack); then these lines can be pasted into a shell as they are.</p><pre class="fix" id="fix-commands">${esc(unique.join('\n'))}</pre>`
+      : '<p class="empty" id="fix-empty">no failure names a command to run</p>'
+  }</section>`;
+}
+
+/** The archive contract's warning ids (readable from the report's warning_ids column, no archive needed). */
+const WARNING_MEANINGS: Record<string, string> = {
+  '1001': 'a file to copy does not exist',
+  '1002': 'a file could not be read (rights: often readable by root only)',
+  '1003': 'a file is not valid UTF-8, was truncated, or another read error',
+  '1004': 'a command failed (sudo refused counts here)',
+};
+
+function warningIdRows(rows: SummaryRow[]): string[][] {
+  const by = new Map<string, { hosts: number; times: number }>();
+  for (const r of rows) {
+    for (const part of r.warningIds.split(/\s+/)) {
+      const m = /^(\d+):(\d+)$/.exec(part);
+      if (!m) continue;
+      const e = by.get(m[1]) ?? { hosts: 0, times: 0 };
+      e.hosts++;
+      e.times += Number(m[2]);
+      by.set(m[1], e);
+    }
+  }
+  return [...by].sort((a, b) => b[1].hosts - a[1].hosts || Number(a[0]) - Number(b[0])).map(([id, e]) => [esc(id), esc(WARNING_MEANINGS[id] ?? ''), String(e.hosts), String(e.times)]);
+}
+
+/** Java homes by version and vendor, from the report's java column. */
+function javaTable(rows: SummaryRow[]): string {
+  const kinds = countBy(rows.flatMap((r) => (r.java ? r.java.split('; ') : [])).map((j) => /\(([^)]*)\)$/.exec(j)?.[1] ?? j), (k) => k);
+  if (!kinds.length) return '';
+  return `<h3>Java</h3>${table('java-table', ['version, vendor', 'Java homes'], kinds.map(([k, n]) => [esc(k), String(n)]))}`;
 }

@@ -16,6 +16,13 @@ export interface SweepOptions {
   onResult?: (o: HostOutcome) => void;
   /** Hosts found unusable before connecting (their own key is bad): they end with this error, untried. */
   rejected?: Map<HostSpec, ScanError>;
+  /**
+   * Why no new host may start (the controller's output folder failed), or
+   * undefined while hosts may start. Hosts not started then end `not-scanned`.
+   */
+  stopReason?: () => string | undefined;
+  /** Runs on each finished host before onResult, while its archive is still in --out (reads facts from it). */
+  enrich?: (o: HostOutcome) => Promise<void>;
 }
 
 export async function sweep(hosts: HostSpec[], settings: ScanSettings, opts: SweepOptions): Promise<HostOutcome[]> {
@@ -31,9 +38,12 @@ export async function sweep(hosts: HostSpec[], settings: ScanSettings, opts: Swe
         } else if (signal?.aborted) {
           // Never started: recorded so the report lists every host.
           outcome = { spec, class: 'interrupted', phase: 'resolve', message: 'not started: the run was interrupted', startedAt: new Date(), durationMs: 0, bytes: 0, warnings: 0, attempts: 0 };
+        } else if (opts.stopReason?.()) {
+          outcome = { spec, class: 'not-scanned', phase: 'resolve', message: `not started: ${opts.stopReason()}`, startedAt: new Date(), durationMs: 0, bytes: 0, warnings: 0, attempts: 0 };
         } else {
           opts.onStart?.(spec);
           outcome = await scanWithRetries(spec, settings, opts);
+          await opts.enrich?.(outcome);
         }
         opts.onResult?.(outcome);
         return outcome;
@@ -47,7 +57,7 @@ async function scanWithRetries(spec: HostSpec, settings: ScanSettings, opts: Swe
   const first = Date.now();
   for (let attempt = 1; ; attempt++) {
     const o = await scanHost(spec, settings, attempt);
-    if (o.class === 'ok' || !o.transient || attempt > opts.retries || settings.signal?.aborted) {
+    if (o.class === 'ok' || !o.transient || attempt > opts.retries || settings.signal?.aborted || opts.stopReason?.()) {
       return { ...o, durationMs: Date.now() - first, startedAt: new Date(first) };
     }
     const delay = opts.retryDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random());

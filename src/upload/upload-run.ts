@@ -1,7 +1,8 @@
 // Uploads beside a sweep: first what earlier runs left in the output folder
-// (oldest first), then each archive as its host finishes. Each ok host's
-// report row says `waiting` while its archive is queued and `uploaded` once
-// the collector has it; hosts without an archive say `-`.
+// (oldest first), then each archive as its host finishes, whatever the row's
+// class: ok, sudo (refused: scanned without root), incomplete, and each
+// container's. A row with an archive says `waiting` while it is queued and
+// `uploaded` once the collector has it; rows without an archive say `-`.
 import type { HostOutcome } from '../types.js';
 import type { CollectorConfig } from './collector-config.js';
 import { collectorName, sendArchive } from './send-archive.js';
@@ -17,10 +18,12 @@ export interface UploadTotals {
   waiting: number;
   /** Archives of earlier runs found waiting at the start. */
   leftovers: number;
+  /** The archives the collector took, by path. */
+  delivered: string[];
 }
 
 export interface UploadRun {
-  /** Queues an ok host's archive; `settled` runs once its upload state is final (at once for other hosts). */
+  /** Queues a host's archive and its containers'; `settled` runs once all their upload states are final (at once without archives). */
   add(o: HostOutcome, settled?: () => void): void;
   /** Waits for the queue; sets each outcome's `upload`. */
   finish(): Promise<UploadTotals>;
@@ -57,27 +60,30 @@ export async function startUploadRun(config: CollectorConfig, o: UploadRunOption
     else leftovers.push(f);
   }
   if (leftovers.length) o.log(o.leftoversOnly ? `upload: ${leftovers.length} archive(s) in ${o.dir}` : `upload: ${leftovers.length} archive(s) left by earlier runs in ${o.dir}, sent first`);
-  const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f));
+  const delivered: string[] = [];
+  const note = (path: string) => (r: UploadResult): UploadResult => {
+    if (r.state === 'uploaded') delivered.push(path);
+    return r;
+  };
+  const pending: Promise<UploadResult>[] = leftovers.map((f) => queue.add(f).then(note(f)));
   const tracked: Promise<void>[] = [];
   return {
     add(outcome, settled) {
-      if (outcome.class !== 'ok' || !outcome.archive) {
-        settled?.();
-        return;
-      }
-      outcome.upload = 'waiting';
-      tracked.push(
-        queue.add(outcome.archive).then((r) => {
-          outcome.upload = r.state;
-          if (r.state === 'waiting') outcome.uploadMessage = r.message;
-          settled?.();
-        }),
-      );
+      const withArchive = [outcome, ...(outcome.containers ?? [])].filter((o) => o.archive);
+      const sent = withArchive.map((o) => {
+        o.upload = 'waiting';
+        return queue.add(o.archive!).then(note(o.archive!)).then((r) => {
+          o.upload = r.state;
+          if (r.state === 'waiting') o.uploadMessage = r.message;
+        });
+      });
+      const all = Promise.all(sent).then(() => settled?.());
+      tracked.push(all);
     },
     async finish() {
       await queue.finish();
       await Promise.all([...tracked, ...pending]);
-      return { ...queue.counts, leftovers: leftovers.length };
+      return { ...queue.counts, leftovers: leftovers.length, delivered };
     },
   };
 }

@@ -3,15 +3,16 @@
 // it checks the field name and the file name, writes `<name>.uploading` and
 // then renames it, and answers 303 when it already has that name. It can be
 // told to fail: refuse the first N requests (500), stall (never answer), close
-// the connection in the middle of the body, or answer 500 to everything; and
-// to demand basic auth.
+// the connection in the middle of the body, answer 500 to everything, or
+// answer 200 at once and close after the first part of the body ('early-200',
+// what a broken collector or proxy does); and to demand basic auth.
 import { mkdirSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 
-export type CollectMode = 'ok' | 'fail' | 'stall' | 'close-mid-body';
+export type CollectMode = 'ok' | 'fail' | 'stall' | 'close-mid-body' | 'early-200';
 
 export interface CollectRequest {
   status: number;
@@ -60,6 +61,17 @@ export async function startOctoCollect(o: OctoCollectOptions): Promise<OctoColle
     if (state.mode === 'stall') {
       requests.push({ status: 0, reason: 'stalled' });
       req.resume();
+      return;
+    }
+    if (state.mode === 'early-200') {
+      // 200 before the body, then the connection closes after its first bytes: it never had the file.
+      let seen = 0;
+      requests.push({ status: 200, contentLength: req.headers['content-length'], reason: 'answered 200 at once' });
+      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' }).end('OK\n');
+      req.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen > 64 * 1024) req.socket.destroy();
+      });
       return;
     }
     if (state.mode === 'close-mid-body') {

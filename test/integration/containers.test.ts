@@ -180,7 +180,7 @@ describe('--containers: hosts and their containers over one connection', { skip,
     assert.match(rowOf(names.alpine).image, /^localhost\/octoscan-test-17-alpine-/);
     // The CSV report holds the same rows, the container columns last.
     const csv = readFileSync(join(work, 'report.csv'), 'utf8').split('\n');
-    assert.match(csv[0], /,carried_over,engine,container_id,container_name,image,upload,script_sha256$/);
+    assert.match(csv[0], /,carried_over,engine,container_id,container_name,image,upload,address,script_sha256,os_family,os_name,os_version,java$/);
     assert.equal(csv.filter(Boolean).length, rows.length + 1);
     const retry = readFileSync(join(work, 'retry.csv'), 'utf8').trim().split('\n');
     assert.equal(retry[0], 'host,port,user,identity,containers,cluster,machine,config_host,virt,tag');

@@ -36,6 +36,7 @@ const REPORT_COLUMNS = [
   'host', 'port', 'user', 'tag', 'class', 'phase', 'message', 'archive', 'duration_ms', 'bytes', 'warnings', 'attempts',
   'completeness', 'entries', 'package_list', 'release', 'skipped', 'warning_ids', 'started_at', 'finished_at', 'run_id', 'version', 'carried_over',
   'engine', 'container_id', 'container_name', 'image', 'upload', 'address', 'script_sha256',
+  'os_family', 'os_name', 'os_version', 'java',
 ];
 // Off a terminal every stderr line starts with an ISO timestamp; the checks below read the lines without it.
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
@@ -548,13 +549,17 @@ describe('sweep a loopback farm through the CLI', { skip }, () => {
     assert.equal(r.signal, null, `exits with a code, is not killed by the signal: ${state}`);
     assert.equal(r.code, 130, state);
     assert.ok(Date.now() - second < 3000, `${Date.now() - second} ms after the second SIGINT`);
-    // The orderly stop always writes the report; exiting at once does not. (The
-    // "SIGINT again, exiting now" line is not checked: process.exit() drops
-    // what is still queued for a slow standard error, and 20,000 lines are.)
-    assert.equal(existsSync(report), false, `exited at once, without the report: ${state}`);
+    // The orderly stop rewrites the report in list order; exiting at once leaves
+    // it as appended so far (issue 21): in finishing order, with a row for every
+    // archive in --out. (The "SIGINT again, exiting now" line is not checked:
+    // process.exit() drops what is still queued for a slow standard error, and 20,000 lines are.)
+    // (A row the exit cut short is left out, as --resume does.)
+    assert.ok(existsSync(report), `the report begun at the start is there: ${state}`);
+    const kept = (parseCsv(readFileSync(report, 'utf8'), { columns: true, relax_column_count: true }) as Row[]).filter((r) => r.java !== undefined);
+    const names = readdirSync(out);
+    for (const n of names.filter((x) => !x.startsWith(TEMP_PREFIX))) assert.ok(kept.some((r) => path.basename(r.archive) === n), `${n} in --out has its row: ${state}`);
 
     // What is left: complete archives, and maybe temporaries under the prefix the import ignores.
-    const names = readdirSync(out);
     const leftovers = names.filter((n) => n.startsWith(TEMP_PREFIX));
     for (const n of names.filter((x) => !x.startsWith(TEMP_PREFIX))) await checkArchive(path.join(out, n));
     // Plus one the sweeper must recognise for certain: this machine, the dead controller's pid.

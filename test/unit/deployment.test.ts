@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,11 +168,35 @@ describe('deployment files', () => {
     // Secret files are root's, group fsGroup: the non-root user reads them through the group bit.
     assert.equal(secret.secret.defaultMode & 0o040, 0o040, 'defaultMode lets the group read the key');
     assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser);
-    // Uploading: no shared writable volume.
-    for (const v of volumes.values()) assert.ok(!v.persistentVolumeClaim && !v.nfs && !v.hostPath, `volume ${v.name} is not shared storage`);
+    // Uploading: the spool is the pod's own; only the reports live on a claim, each shard its own file.
     const args = podArgs(cronJob, 0);
     assert.ok(args.includes('--upload'));
-    for (const m of c.volumeMounts as Doc[]) if (!volumes.get(m.name)!.emptyDir) assert.equal(m.readOnly, true, `${m.name} mounted read-only`);
+    const spool = (c.volumeMounts as Doc[]).find((m) => m.mountPath === args[args.indexOf('--out') + 1]);
+    assert.ok(spool && volumes.get(spool.name)!.emptyDir, 'the spool is an emptyDir');
+    const reportDir = args[args.indexOf('--report-dir') + 1];
+    const reportsMount = (c.volumeMounts as Doc[]).find((m) => m.mountPath === reportDir);
+    assert.ok(reportsMount, '--report-dir is a mounted volume');
+    const claim = volumes.get(reportsMount.name)!.persistentVolumeClaim;
+    assert.ok(claim, 'the reports are kept on a PersistentVolumeClaim');
+    assert.ok(yamlDocs(path.join(DOCKER, 'k8s-indexed-job.yaml')).some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim.claimName), 'the claim is declared');
+    for (const v of volumes.values()) assert.ok(!v.nfs && !v.hostPath, `volume ${v.name} is no host or NFS path`);
+    for (const m of c.volumeMounts as Doc[]) if (!volumes.get(m.name)!.emptyDir && m !== reportsMount) assert.equal(m.readOnly, true, `${m.name} mounted read-only`);
+    // A pinned tag that is not pulled from Docker Hub.
+    for (const d of yamlDocs(path.join(DOCKER, 'k8s-indexed-job.yaml')).filter((x) => x.kind === 'CronJob')) {
+      for (const ct of d.spec.jobTemplate.spec.template.spec.containers as Doc[]) {
+        assert.match(ct.image, /:[0-9][\w.-]*$/, `${ct.name}: a pinned image tag, not :latest`);
+        assert.equal(ct.imagePullPolicy, 'IfNotPresent');
+      }
+    }
+    // Exit 4 (the controller could not keep what it scanned) is a failure, never ignored.
+    const rules = job.podFailurePolicy.rules as Doc[];
+    assert.ok(rules.some((r) => r.action !== 'Ignore' && r.onExitCodes.values.includes(4)), 'exit 4 counts as a failure');
+    // The morning page from the shards: a summary over the report folder.
+    const summaryJob = yamlDocs(path.join(DOCKER, 'k8s-indexed-job.yaml')).find((d) => d.kind === 'CronJob' && d !== cronJob && d.metadata.name !== cronJob.metadata.name);
+    assert.ok(summaryJob, 'a CronJob makes the morning page');
+    const summaryArgs = summaryJob.spec.jobTemplate.spec.template.spec.containers[0].args as string[];
+    assert.deepEqual(summaryArgs.slice(0, 2), ['summary', reportDir]);
+    assert.equal(summaryCommand().exitOverride().configureOutput({ writeErr: () => {} }).parse(summaryArgs.slice(1), { from: 'user' }).opts().out, `${reportDir}/last-night.html`);
 
     const [compose] = yamlDocs(path.join(DOCKER, 'compose.yaml'));
     const services = compose.services as Record<string, Doc>;
@@ -236,11 +261,18 @@ describe('deployment files', () => {
     const exec = /^ExecStart=(\S+)\s+(.*)$/m.exec(unit);
     assert.ok(exec, 'ExecStart');
     const unitCmd = parseCli(shellWords(exec[2]), 'octoscan-remote.service');
-    // The folders it writes are ones systemd creates for it.
-    assert.match(unit, /^LogsDirectory=octoscan$/m);
+    // The folders it writes are ones systemd creates for it, and the only ones it may write.
+    assert.match(unit, /^LogsDirectory=octoscan octoscan\/reports$/m);
     assert.match(unit, /^StateDirectory=.*octoscan\/spool/m);
-    assert.ok(unitCmd.opts().report.startsWith('/var/log/octoscan/') && unitCmd.opts().out === '/var/lib/octoscan/spool');
-    assert.match(unit, /^SuccessExitStatus=2$/m);
+    const o = unitCmd.opts();
+    assert.equal(o.reportDir, '/var/log/octoscan/reports');
+    assert.equal(o.out, '/var/lib/octoscan/spool');
+    assert.ok(o.summary.startsWith('/var/log/octoscan/') && o.compare === 'previous' && o.quiet === true);
+    assert.ok(o.retryFile.startsWith('/var/lib/octoscan/'));
+    // The service account's files are named, none is looked for in a home folder.
+    assert.ok(o.identity.every((f: string) => f.startsWith('/etc/octoscan/')) && o.knownHosts.startsWith('/etc/octoscan/') && o.hosts.startsWith('/etc/octoscan/'));
+    assert.match(unit, /^SuccessExitStatus=2$/m, 'exit 3 and 4 stay failures');
+    for (const h of ['ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/octoscan /var/log/octoscan']) assert.match(unit, new RegExp(`^${h}$`, 'm'));
     const dockerRun = /^#\s+docker run .* octoscan-remote (.*)$/m.exec(readFileSync(path.join(DOCKER, 'Dockerfile'), 'utf8'));
     assert.ok(dockerRun, 'the Dockerfile shows a docker run');
     parseCli(shellWords(dockerRun[1]), 'Dockerfile example');
@@ -248,10 +280,40 @@ describe('deployment files', () => {
     const commands = readmeCommands();
     assert.ok(commands.length >= 13, `${commands.length} README command lines found`);
     assert.ok(commands.some((c) => c.args.includes('/ssh/id_ed25519')), 'the README docker run line is among them');
-    assert.ok(commands.some((c) => c.args.includes('/var/log/octoscan/last-run.csv')), 'the README cron line is among them');
+    assert.ok(commands.some((c) => c.args.includes('/var/log/octoscan/reports')), 'the README cron line is among them');
     for (const c of commands) parseCli(c.args, `README.md:${c.line}`);
     assert.ok(commands.some((c) => c.args[0] === 'upload'), 'the README shows the upload subcommand');
     assert.ok(commands.some((c) => c.args.includes('--upload')), 'the README shows --upload');
+  });
+
+  it('systemd-analyze verify accepts the unit and the timer (ExecStart pointed at the real CLI)', (t) => {
+    if (!existsSync('/usr/bin/systemd-analyze')) {
+      assert.ok(!process.env.CI, 'systemd-analyze is missing in CI: .ci/run installs systemd');
+      t.skip('no systemd-analyze here');
+      return;
+    }
+    // verify checks that ExecStart's binary exists and is executable: a copy of
+    // the unit runs this checkout's CLI instead of /usr/local/bin's.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'octoscan-unit-'));
+    try {
+      const unit = readFileSync(path.join(DOCKER, 'octoscan-remote.service'), 'utf8');
+      const cli = path.join(ROOT, 'bin', 'octoscan-remote.js');
+      assert.match(unit, /^ExecStart=\/usr\/local\/bin\/octoscan-remote /m);
+      writeFileSync(path.join(dir, 'octoscan-remote.service'), unit.replace(/^ExecStart=\/usr\/local\/bin\/octoscan-remote /m, `ExecStart=${cli} `));
+      copyFileSync(path.join(DOCKER, 'octoscan-remote.timer'), path.join(dir, 'octoscan-remote.timer'));
+      const files = ['octoscan-remote.service', 'octoscan-remote.timer'].map((f) => path.join(dir, f));
+      const r = spawnSync('/usr/bin/systemd-analyze', ['verify', ...files], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      // Unknown keys and bad values are only warnings: none may concern these files.
+      const about = r.stderr.split('\n').filter((l) => l.includes('octoscan-remote'));
+      assert.deepEqual(about, [], r.stderr);
+      // And it does notice: a misspelt key in the same copy is reported.
+      writeFileSync(files[0], readFileSync(files[0], 'utf8').replace('ProtectSystem=strict', 'ProtectSystm=strict'));
+      const bad = spawnSync('/usr/bin/systemd-analyze', ['verify', files[0]], { encoding: 'utf8', timeout: 60_000 });
+      assert.match(bad.stderr, /Unknown key 'ProtectSystm'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the pods of the Indexed Job cover a hosts file exactly once', () => {

@@ -3,7 +3,7 @@
 // the request curl would make, the answers, retries, faults, TLS, proxies and
 // credentials, and that an archive leaves the folder only once accepted.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -119,6 +119,25 @@ describe('upload to octo-collect', () => {
     const ok = await upload(files, { url: c.url });
     assert.equal(ok.results[0].state, 'uploaded');
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('a collector that answers 200 at once, before the body: a failure, retried, and the archive stays (40 MB archive)', async () => {
+    const c = await collector();
+    c.mode = 'early-200';
+    const dir = fresh('out');
+    const file = path.join(dir, `${randomUUID()}.scal`);
+    writeFileSync(file, randomBytes(40 << 20));
+    const early = await upload([file], { url: c.url }, { retries: 2 });
+    assert.equal(early.results[0].state, 'waiting', 'a 200 before the last body byte is not a delivery');
+    assert.match(early.results[0].message, /answered 200 after \d+ of \d+ bytes of the upload: not taken as delivered/);
+    assert.ok(existsSync(file), 'the only copy stays in the spool');
+    assert.equal(c.requests.length, 3, 'tried again: the first attempt and 2 retries');
+    assert.deepEqual(c.stored(), []);
+    c.mode = 'ok';
+    const ok = await upload([file], { url: c.url });
+    assert.equal(ok.results[0].state, 'uploaded');
+    assert.deepEqual(readdirSync(dir), []);
+    assert.equal(readFileSync(path.join(c.dir, path.basename(file))).length, 40 << 20, 'the whole archive arrived');
   });
 
   it('basic auth from an owner-only file or the environment, never from the URL', async () => {
