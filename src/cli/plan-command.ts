@@ -4,7 +4,7 @@
 // `ssh -G` prints them, or one JSON object per host. It connects to nothing
 // and looks no name up: it is the scan's preparation (host-list.ts,
 // resolve.ts) without the scan.
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { HostsError, HostsFileError, parseShard, selectShard } from '../hosts/index.js';
 import { resolveExplained, type ResolvedHost } from '../hosts/resolve.js';
 import { SshConfigError, type EffectiveConfig } from '../hosts/ssh-config.js';
@@ -127,15 +127,18 @@ export function planText(p: HostPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runPlanCommand(args: string[]): Promise<number> {
+/** The scan's options, all of them (so a new host-selecting option reaches plan too); the output folder is not needed. */
+export function planCommand(): Command {
   const cmd = buildCommand()
     .name('octoscan-remote plan')
-    .description('What a scan with these options would do to each host, without connecting: ssh -G style lines, or --json')
-    .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: err });
-  // The scan's options, all of them (so a new host-selecting option reaches plan too); the output folder is not needed.
+    .description('What a scan with these options would do to each host, without connecting: ssh -G style lines, or --json');
   const outOption = cmd.options.find((o) => o.long === '--out');
   if (outOption) outOption.mandatory = false;
+  return cmd;
+}
+
+export async function runPlanCommand(args: string[]): Promise<number> {
+  const cmd = planCommand().exitOverride().configureOutput({ writeOut: out, writeErr: err });
   try {
     cmd.parse(['node', 'octoscan-remote', ...args]);
   } catch (e) {

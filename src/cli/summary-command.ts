@@ -87,7 +87,7 @@ async function reportsNamed(args: string[]): Promise<string[]> {
     }
     const night = await newestNight(a);
     if (!night.length) throw new ReportReadError(`${a}: a folder without reports named <start>[.shard-I-of-N].csv|.jsonl (--report-dir)`);
-    files.push(...night);
+    for (const f of night) files.push(f);
   }
   return files;
 }

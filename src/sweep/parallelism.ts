@@ -44,7 +44,7 @@ const readText = (path: string): string | undefined => {
 function upwards(mount: string, path: string): string[] {
   const dirs: string[] = [];
   const parts = path.split('/').filter(Boolean);
-  for (let i = parts.length; i >= 0; i--) dirs.push(join(mount, ...parts.slice(0, i)));
+  for (let i = parts.length; i >= 0; i--) dirs.push(join(mount, parts.slice(0, i).join('/')));
   return dirs;
 }
 

@@ -19,6 +19,7 @@ import { buildCommand } from '../../src/cli/options.js';
 import { inspectCommand } from '../../src/cli/inspect-command.js';
 import { scriptCommand } from '../../src/cli/script-command.js';
 import { summaryCommand } from '../../src/cli/summary-command.js';
+import { planCommand } from '../../src/cli/plan-command.js';
 import { uploadCommand } from '../../src/cli/upload-command.js';
 import { parseShard, selectShard } from '../../src/hosts/index.js';
 import { collectorConfig } from '../../src/upload/collector-config.js';
@@ -40,7 +41,7 @@ function yamlDocs(file: string): Doc[] {
 
 /** Parses one command line (arguments after the program name) with the parser the CLI itself uses. */
 function parseCli(args: string[], where: string): Command {
-  const sub: Record<string, () => Command> = { upload: uploadCommand, script: scriptCommand, inspect: inspectCommand, summary: summaryCommand };
+  const sub: Record<string, () => Command> = { upload: uploadCommand, script: scriptCommand, inspect: inspectCommand, summary: summaryCommand, plan: planCommand };
   const cmd = (sub[args[0]] ?? buildCommand)().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
   try {
     cmd.parse(sub[args[0]] ? args.slice(1) : args, { from: 'user' });

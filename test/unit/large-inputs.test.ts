@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { decideHostKey, knownKeyTypes, loadKnownHosts } from '../../src/transport/known-hosts.js';
 import { ed25519Blob, lineOf, writeLargeKnownHosts, type LargeFileShape } from '../helpers/known-hosts-file.js';
 import { summaryHtml } from '../../src/sweep/summary-html.js';
-import type { SummaryRow } from '../../src/sweep/report-reader.js';
+import { summaryRow, type SummaryRow } from '../../src/sweep/report-reader.js';
 import { wholeList } from '../../src/cli/main.js';
 import { writeReportRows, type ReportRow } from '../../src/sweep/report.js';
 import type { HostOutcome, HostSpec } from '../../src/types.js';
@@ -98,9 +98,9 @@ describe('the summary page of 1,000,000 rows', () => {
   it('500,000 distinct classes and 500,000 distinct messages: the largest shown, the rest counted', () => {
     const rows: SummaryRow[] = [];
     for (let i = 0; i < MILLION; i++) {
-      rows.push({
-        host: `h${i}`, port: '22', user: 'scan', class: i % 2 ? `class-${i}` : 'auth', phase: 'auth', message: `no way in (${i} tries)`, archive: '', durationMs: i, bytes: 0, warnings: 0, attempts: 1,
-      } as unknown as SummaryRow);
+      rows.push(summaryRow({
+        host: `h${i}`, port: '22', user: 'scan', class: i % 2 ? `class-${i}` : 'auth', phase: 'auth', message: `no way in (${i} tries)`, archive: '', duration_ms: i, bytes: 0, warnings: 0, attempts: 1,
+      }));
     }
     const t = performance.now();
     const html = summaryHtml({ rows, archives: new Map(), source: 'big.csv', generatedAt: new Date(0) });
