@@ -19,6 +19,7 @@ import { cliBuilt, runCli } from '../helpers/cli-sweep.js';
 import { startFarm, type Farm } from '../helpers/farm.js';
 import { sshdAvailable, startSshd, type Sshd } from '../helpers/sshd.js';
 import { readZip } from '../helpers/zip.js';
+import { REPORT_COLUMNS } from '../../src/sweep/report.js';
 
 const run = promisify(execFile);
 const noAnsible = (() => {
@@ -205,7 +206,9 @@ ansible_become_password=not-to-be-read
     const r = await sweep(['--hosts', hosts]);
     assert.equal(r.code, 0, r.stderr);
     const header = readFileSync(r.report, 'utf8').split('\n')[0].split(',');
-    assert.deepEqual(header.slice(-3), ['address', 'Owner', 'rack']);
+    // The report's own columns, then the labels as the header names them.
+    assert.deepEqual(header.slice(REPORT_COLUMNS.length - 1), [REPORT_COLUMNS[REPORT_COLUMNS.length - 1], 'Owner', 'rack']);
+    assert.ok(header.includes('address'));
     assert.deepEqual(readRows(r.report).map((x) => [x.host, x.address, x.Owner, x.rack]), [['web-a', g[0].host, 'Team A', 'r 4, left'], [g[1].host, g[1].host, '', 'r5']]);
     const jsonl = join(work, 'labelled.jsonl');
     const j = await runCli(['-F', 'none', '--hosts', hosts, '--known-hosts', kh, '-o', out(), '--report', jsonl, '--no-progress'], { env });

@@ -11,7 +11,7 @@
 // finished rows and --resume reads them. Needs root and /usr/sbin/sshd.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import { startFarm, type Farm, type FarmHost } from '../helpers/farm.js';
 import { startOctoCollect, type OctoCollect } from '../helpers/octo-collect.js';
 import { sshdAvailable } from '../helpers/sshd.js';
 import { workspace } from '../helpers/workspace.js';
+import { writeContractArchive } from '../helpers/contract-archive.js';
 
 const skip = sshdAvailable() ?? (cliBuilt ? undefined : `${CLI}: dist/ missing, run npm run build first`);
 if (skip) console.error(`\n*** SKIPPING night record tests: ${skip} ***\n`);
@@ -342,8 +343,8 @@ describe('the night record', { skip }, () => {
     const c = await collector();
     c.mode = 'early-200';
     const dir = fresh('spool');
-    const name = `${randomUUID()}.scal`;
-    writeFileSync(path.join(dir, name), randomBytes(40 << 20));
+    // An archive of ours (the spool sends nothing else), big enough that the collector answers before the body ends.
+    const name = path.basename(await writeContractArchive(dir, 'scal', randomBytes(30 << 20).toString('base64')));
     const up = await cli(['upload', '--from', dir, c.url, '--upload-retries', '1']);
     assert.equal(up.code, 3, explain(up));
     assert.match(up.stderr, /answered 200 after \d+ of \d+ bytes of the upload: not taken as delivered/);
