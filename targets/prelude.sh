@@ -95,7 +95,29 @@ if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then _cap() { head -c "$1"; }
 _mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
 _mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
 
-_uid=$(id -u 2>/dev/null </dev/null)
+# Who runs the scan, asked once: `id` prints `uid=N(name) gid=...`, and an
+# ` euid=` field only when the effective uid differs. _uid (effective), _ruid
+# (real) and _uname (effective account name, empty where it has none) come
+# from that one line; anything else (a set-uid shell, odd output) asks the
+# three questions separately, as before.
+_idl=$(id 2>/dev/null </dev/null)
+_ruid=${_idl#uid=}
+_ruid=${_ruid%%[!0-9]*}
+case $_idl in
+  *" euid="* | '') _ruid= ;;
+  "uid=$_ruid("*) _uname=${_idl#"uid=$_ruid("}; _uname=${_uname%%") gid="*} ;;
+  "uid=$_ruid gid="*) _uname= ;;
+  *) _ruid= ;;
+esac
+if [ -n "$_ruid" ]; then
+  _uid=$_ruid
+else
+  _uid=$(id -u 2>/dev/null </dev/null)
+  _ruid=$(id -ru 2>/dev/null </dev/null)
+  _uname=$(id -un 2>/dev/null </dev/null)
+fi
+# The kernel's name, asked once: the facts and the choice of section use it.
+_uns=$(uname -s 2>/dev/null </dev/null)
 
 # Warning texts follow the reference: "cannot read <path>: <repr of the
 # Python exception>", e.g. PermissionError(13, 'Permission denied').
@@ -631,20 +653,54 @@ _fqdn() {
 }
 
 _facts_common() {
-  _r I os "$(uname -s 2>/dev/null </dev/null)"
-  _r I uid "$(id -ru 2>/dev/null </dev/null)"
+  _r I os "$_uns"
+  _r I uid "$_ruid"
   _r I euid "$_uid"
-  _r I login "$(id -un 2>/dev/null </dev/null || printf '%s' "${LOGNAME:-${USER:-}}")"
-  _r I epoch "$(date +%s </dev/null)"
-  _r I utc "$(date -u +%Y-%m-%dT%H:%M:%S </dev/null)"
-  _r I local "$(date +%Y-%m-%dT%H:%M:%S </dev/null)"
-  _r I tz "$(date +%z </dev/null)"
+  _r I login "${_uname:-${LOGNAME:-${USER:-}}}"
+  _clock
   _r I fqdn "$(_fqdn)"
 }
 
+# The clock, read once: epoch, local time and offset from one date, the UTC
+# time computed from the epoch (days to civil date: H. Hinnant's algorithm,
+# exact for the proleptic Gregorian calendar, as date -u). Output of another
+# shape (no %s, a clock before 1970) asks date each time, as before.
+_clock() {
+  _ck=$(date '+%s %Y-%m-%dT%H:%M:%S %z' </dev/null)
+  case $_ck in
+    [0-9]*" "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]" "[+-][0-9][0-9][0-9][0-9]) ;;
+    *)
+      _r I epoch "$(date +%s </dev/null)"
+      _r I utc "$(date -u +%Y-%m-%dT%H:%M:%S </dev/null)"
+      _r I local "$(date +%Y-%m-%dT%H:%M:%S </dev/null)"
+      _r I tz "$(date +%z </dev/null)"
+      return 0 ;;
+  esac
+  _cke=${_ck%% *}
+  case $_cke in *[!0-9]*) _cke=0 ;; esac
+  _ckz=$((_cke / 86400 + 719468))
+  _cks=$((_cke % 86400))
+  _cka=$((_ckz / 146097))
+  _ckd=$((_ckz - _cka * 146097))
+  _cky=$(((_ckd - _ckd / 1460 + _ckd / 36524 - _ckd / 146096) / 365))
+  _ckn=$((_ckd - (365 * _cky + _cky / 4 - _cky / 100)))
+  _ckp=$(((5 * _ckn + 2) / 153))
+  _ckday=$((_ckn - (153 * _ckp + 2) / 5 + 1))
+  if [ "$_ckp" -lt 10 ]; then _ckm=$((_ckp + 3)); else _ckm=$((_ckp - 9)); fi
+  _cky=$((_cky + _cka * 400))
+  [ "$_ckm" -le 2 ] && _cky=$((_cky + 1))
+  _r I epoch "$_cke"
+  _r I utc "$(printf '%04d-%02d-%02dT%02d:%02d:%02d' "$_cky" "$_ckm" "$_ckday" $((_cks / 3600)) $((_cks % 3600 / 60)) $((_cks % 60)))"
+  _ck=${_ck#* }
+  _r I local "${_ck% *}"
+  _r I tz "${_ck##* }"
+}
+
 _facts_linux() {
-  _r I uname-r "$(uname -r </dev/null)"
-  _r I uname-m "$(uname -m </dev/null)"
+  # One uname for both: the machine name is one word, the release may not be.
+  _unrm=$(uname -r -m </dev/null)
+  _r I uname-r "${_unrm% *}"
+  _r I uname-m "${_unrm##* }"
   _r I uname-p "$(uname -p 2>/dev/null </dev/null)"
   _r I libc "$(getconf GNU_LIBC_VERSION 2>/dev/null </dev/null)"
   _py=
