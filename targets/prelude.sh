@@ -90,7 +90,16 @@ _toin() {
 # portability: a busybox built without FEATURE_FANCY_HEAD has a head without
 # -c, which would empty every entry; tried once, else the controller's own cap
 # is the only one.
-if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then _cap() { head -c "$1"; }; else _cap() { cat; }; fi
+# Where the cap is a whole pipeline element it is written "$_capb" $_capf N:
+# head itself is then that element, where the function would cost a subshell
+# and a fork more.
+if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then
+  _cap() { head -c "$1"; }
+  _capb=head _capf=-c
+else
+  _cap() { cat; }
+  _capb=_cap _capf=
+fi
 
 _mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
 _mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
@@ -199,7 +208,7 @@ _glob() {
 _cmdx() {
   _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5 _ct=$6 _cf=$7 _ci=$8; shift 8
   _r B "$_cp" - - "$_ce"
-  { _crc=$( { { _crun "$@"; echo $? >&3; } | _cap "$_cc" >&4; } 3>&1 ); } 4>&1
+  { _crc=$( { { _crun "$@"; echo $? >&3; } | "$_capb" $_capf "$_cc" >&4; } 3>&1 ); } 4>&1
   _r E "$_crc" "$_cm"
   case " $_co " in *" $_crc "*) return 0 ;; esac
   return 1
@@ -454,7 +463,7 @@ _java_release() {
   _jrf=$_jrd/../release
   case $_jrd in */jre/bin) [ -f "$_jrf" ] || _jrf=$_jrd/../../release ;; esac
   [ -f "$_jrf" ] && [ ! -L "$_jrf" ] || return 0
-  _cap 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
+  "$_capb" $_capf 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
     case $_jrl in JAVA_VERSION=* | IMPLEMENTOR=*) printf '%s\n' "$_jrl" ;; esac
   done
 }
@@ -490,7 +499,7 @@ _java_version() {
       return 0
     fi
   done
-  _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$2")
+  _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | "$_capb" $_capf "$2")
   case $_jo in
     *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
     *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
@@ -637,7 +646,11 @@ _total_memory() {
 # Facts for octoscan.xml. Python's socket.getfqdn(): resolve the host name,
 # reverse-resolve the address, first name with a dot, else the canonical name.
 _fqdn() {
-  _fh=$(hostname 2>/dev/null </dev/null || uname -n)
+  # Linux keeps the host name (what hostname prints) in /proc: read by the
+  # shell, unless it is empty or missing.
+  _fh=
+  [ -r /proc/sys/kernel/hostname ] && IFS= read -r _fh </proc/sys/kernel/hostname 2>/dev/null
+  [ -n "$_fh" ] || _fh=$(hostname 2>/dev/null </dev/null || uname -n)
   if _have getent; then
     _fa=$(getent ahosts "$_fh" 2>/dev/null </dev/null | { read -r _a _; printf '%s' "$_a"; })
     if [ -n "$_fa" ]; then
