@@ -695,15 +695,29 @@ _clock() {
   _cks=$((_cke % 86400))
   _cka=$((_ckz / 146097))
   _ckd=$((_ckz - _cka * 146097))
-  _cky=$(((_ckd - _ckd / 1460 + _ckd / 36524 - _ckd / 146096) / 365))
-  _ckn=$((_ckd - (365 * _cky + _cky / 4 - _cky / 100)))
-  _ckp=$(((5 * _ckn + 2) / 153))
-  _ckday=$((_ckn - (153 * _ckp + 2) / 5 + 1))
+  # One operation level per step: no parentheses inside $(( )).
+  _cky=$((_ckd - _ckd / 1460 + _ckd / 36524 - _ckd / 146096))
+  _cky=$((_cky / 365))
+  _ckn=$((365 * _cky + _cky / 4 - _cky / 100))
+  _ckn=$((_ckd - _ckn))
+  _ckp=$((5 * _ckn + 2))
+  _ckp=$((_ckp / 153))
+  _ckday=$((153 * _ckp + 2))
+  _ckday=$((_ckn - _ckday / 5 + 1))
   if [ "$_ckp" -lt 10 ]; then _ckm=$((_ckp + 3)); else _ckm=$((_ckp - 9)); fi
   _cky=$((_cky + _cka * 400))
   [ "$_ckm" -le 2 ] && _cky=$((_cky + 1))
+  _ckh=$((_cks / 3600))
+  _ckmi=$((_cks % 3600 / 60))
+  _cks=$((_cks % 60))
+  # Two digits each, padded here (a printf in $( ) would cost a fork).
+  [ "$_ckm" -lt 10 ] && _ckm=0$_ckm
+  [ "$_ckday" -lt 10 ] && _ckday=0$_ckday
+  [ "$_ckh" -lt 10 ] && _ckh=0$_ckh
+  [ "$_ckmi" -lt 10 ] && _ckmi=0$_ckmi
+  [ "$_cks" -lt 10 ] && _cks=0$_cks
   _r I epoch "$_cke"
-  _r I utc "$(printf '%04d-%02d-%02dT%02d:%02d:%02d' "$_cky" "$_ckm" "$_ckday" $((_cks / 3600)) $((_cks % 3600 / 60)) $((_cks % 60)))"
+  _r I utc "$_cky-$_ckm-${_ckday}T$_ckh:$_ckmi:$_cks"
   _ck=${_ck#* }
   _r I local "${_ck% *}"
   _r I tz "${_ck##* }"
