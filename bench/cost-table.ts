@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { newToken } from '../src/probe/frames.js';
 import { buildScript } from '../src/probe/script.js';
 import { darwinProbes, linuxProbes } from '../targets/index.js';
+import { countScriptProcesses, describeCount, processCountUnavailable } from './process-count.js';
 import { CLI, cliBuilt, readReport, sweepArgs, sweepFixture } from '../test/helpers/cli-sweep.js';
 import { startFarm, type Farm } from '../test/helpers/farm.js';
 import { sshdAvailable } from '../test/helpers/sshd.js';
@@ -348,6 +349,14 @@ try {
   console.log(`\nOne scan on a target, as the farm's unprivileged user (median of 3): our probe script ${cost.ours.toFixed(3)} CPU-s; ${onHostCost}`);
   results.targetCpuPerScanS = cost.ours;
   results.onHostTargetCpuPerScanS = cost.onHost;
+  const noStrace = processCountUnavailable();
+  if (noStrace) {
+    console.log(`Processes of one scan on a target: not counted (${noStrace})`);
+  } else {
+    const procs = countScriptProcesses(farm.user.name, buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: newToken() }));
+    console.log(`Processes of one scan on a target, as that user (strace -f): ${describeCount(procs)}`);
+    results.targetProcessesPerScan = { execve: procs.execve, forks: procs.forks };
+  }
   const lat = await latency(farm, work);
   console.log(`\nA sweep of ${N} hosts, parallelism ${P} (ratios to ours):\n${table(rows, oursRow.skipped ? undefined : oursRow)}\n`);
   const latOurs = lat.find((r) => r.contender === 'latency: octoscan-remote' && !r.skipped);

@@ -90,12 +90,43 @@ _toin() {
 # portability: a busybox built without FEATURE_FANCY_HEAD has a head without
 # -c, which would empty every entry; tried once, else the controller's own cap
 # is the only one.
-if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then _cap() { head -c "$1"; }; else _cap() { cat; }; fi
+# Where the cap is a whole pipeline element it is written "$_capb" $_capf N:
+# head itself is then that element, where the function would cost a subshell
+# and a fork more.
+if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then
+  _cap() { head -c "$1"; }
+  _capb=head _capf=-c
+else
+  _cap() { cat; }
+  _capb=_cap _capf=
+fi
 
 _mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
 _mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
 
-_uid=$(id -u 2>/dev/null </dev/null)
+# Who runs the scan, asked once: `id` prints `uid=N(name) gid=...`, and an
+# ` euid=` field only when the effective uid differs. _uid (effective), _ruid
+# (real) and _uname (effective account name, empty where it has none) come
+# from that one line; anything else (a set-uid shell, odd output) asks the
+# three questions separately, as before.
+_idl=$(id 2>/dev/null </dev/null)
+_ruid=${_idl#uid=}
+_ruid=${_ruid%%[!0-9]*}
+case $_idl in
+  *" euid="* | '') _ruid= ;;
+  "uid=$_ruid("*) _uname=${_idl#"uid=$_ruid("}; _uname=${_uname%%") gid="*} ;;
+  "uid=$_ruid gid="*) _uname= ;;
+  *) _ruid= ;;
+esac
+if [ -n "$_ruid" ]; then
+  _uid=$_ruid
+else
+  _uid=$(id -u 2>/dev/null </dev/null)
+  _ruid=$(id -ru 2>/dev/null </dev/null)
+  _uname=$(id -un 2>/dev/null </dev/null)
+fi
+# The kernel's name, asked once: the facts and the choice of section use it.
+_uns=$(uname -s 2>/dev/null </dev/null)
 
 # Warning texts follow the reference: "cannot read <path>: <repr of the
 # Python exception>", e.g. PermissionError(13, 'Permission denied').
@@ -177,7 +208,7 @@ _glob() {
 _cmdx() {
   _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5 _ct=$6 _cf=$7 _ci=$8; shift 8
   _r B "$_cp" - - "$_ce"
-  { _crc=$( { { _crun "$@"; echo $? >&3; } | _cap "$_cc" >&4; } 3>&1 ); } 4>&1
+  { _crc=$( { { _crun "$@"; echo $? >&3; } | "$_capb" $_capf "$_cc" >&4; } 3>&1 ); } 4>&1
   _r E "$_crc" "$_cm"
   case " $_co " in *" $_crc "*) return 0 ;; esac
   return 1
@@ -432,7 +463,7 @@ _java_release() {
   _jrf=$_jrd/../release
   case $_jrd in */jre/bin) [ -f "$_jrf" ] || _jrf=$_jrd/../../release ;; esac
   [ -f "$_jrf" ] && [ ! -L "$_jrf" ] || return 0
-  _cap 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
+  "$_capb" $_capf 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
     case $_jrl in JAVA_VERSION=* | IMPLEMENTOR=*) printf '%s\n' "$_jrl" ;; esac
   done
 }
@@ -468,7 +499,7 @@ _java_version() {
       return 0
     fi
   done
-  _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | _cap "$2")
+  _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | "$_capb" $_capf "$2")
   case $_jo in
     *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
     *) _jrc=0 ;; # cut by the cap before the status arrived: keep what came
@@ -615,7 +646,11 @@ _total_memory() {
 # Facts for octoscan.xml. Python's socket.getfqdn(): resolve the host name,
 # reverse-resolve the address, first name with a dot, else the canonical name.
 _fqdn() {
-  _fh=$(hostname 2>/dev/null </dev/null || uname -n)
+  # Linux keeps the host name (what hostname prints) in /proc: read by the
+  # shell, unless it is empty or missing.
+  _fh=
+  [ -r /proc/sys/kernel/hostname ] && IFS= read -r _fh </proc/sys/kernel/hostname 2>/dev/null
+  [ -n "$_fh" ] || _fh=$(hostname 2>/dev/null </dev/null || uname -n)
   if _have getent; then
     _fa=$(getent ahosts "$_fh" 2>/dev/null </dev/null | { read -r _a _; printf '%s' "$_a"; })
     if [ -n "$_fa" ]; then
@@ -631,20 +666,68 @@ _fqdn() {
 }
 
 _facts_common() {
-  _r I os "$(uname -s 2>/dev/null </dev/null)"
-  _r I uid "$(id -ru 2>/dev/null </dev/null)"
+  _r I os "$_uns"
+  _r I uid "$_ruid"
   _r I euid "$_uid"
-  _r I login "$(id -un 2>/dev/null </dev/null || printf '%s' "${LOGNAME:-${USER:-}}")"
-  _r I epoch "$(date +%s </dev/null)"
-  _r I utc "$(date -u +%Y-%m-%dT%H:%M:%S </dev/null)"
-  _r I local "$(date +%Y-%m-%dT%H:%M:%S </dev/null)"
-  _r I tz "$(date +%z </dev/null)"
+  _r I login "${_uname:-${LOGNAME:-${USER:-}}}"
+  _clock
   _r I fqdn "$(_fqdn)"
 }
 
+# The clock, read once: epoch, local time and offset from one date, the UTC
+# time computed from the epoch (days to civil date: H. Hinnant's algorithm,
+# exact for the proleptic Gregorian calendar, as date -u). Output of another
+# shape (no %s, a clock before 1970) asks date each time, as before.
+_clock() {
+  _ck=$(date '+%s %Y-%m-%dT%H:%M:%S %z' </dev/null)
+  case $_ck in
+    [0-9]*" "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]" "[+-][0-9][0-9][0-9][0-9]) ;;
+    *)
+      _r I epoch "$(date +%s </dev/null)"
+      _r I utc "$(date -u +%Y-%m-%dT%H:%M:%S </dev/null)"
+      _r I local "$(date +%Y-%m-%dT%H:%M:%S </dev/null)"
+      _r I tz "$(date +%z </dev/null)"
+      return 0 ;;
+  esac
+  _cke=${_ck%% *}
+  case $_cke in *[!0-9]*) _cke=0 ;; esac
+  _ckz=$((_cke / 86400 + 719468))
+  _cks=$((_cke % 86400))
+  _cka=$((_ckz / 146097))
+  _ckd=$((_ckz - _cka * 146097))
+  # One operation level per step: no parentheses inside $(( )).
+  _cky=$((_ckd - _ckd / 1460 + _ckd / 36524 - _ckd / 146096))
+  _cky=$((_cky / 365))
+  _ckn=$((365 * _cky + _cky / 4 - _cky / 100))
+  _ckn=$((_ckd - _ckn))
+  _ckp=$((5 * _ckn + 2))
+  _ckp=$((_ckp / 153))
+  _ckday=$((153 * _ckp + 2))
+  _ckday=$((_ckn - _ckday / 5 + 1))
+  if [ "$_ckp" -lt 10 ]; then _ckm=$((_ckp + 3)); else _ckm=$((_ckp - 9)); fi
+  _cky=$((_cky + _cka * 400))
+  [ "$_ckm" -le 2 ] && _cky=$((_cky + 1))
+  _ckh=$((_cks / 3600))
+  _ckmi=$((_cks % 3600 / 60))
+  _cks=$((_cks % 60))
+  # Two digits each, padded here (a printf in $( ) would cost a fork).
+  [ "$_ckm" -lt 10 ] && _ckm=0$_ckm
+  [ "$_ckday" -lt 10 ] && _ckday=0$_ckday
+  [ "$_ckh" -lt 10 ] && _ckh=0$_ckh
+  [ "$_ckmi" -lt 10 ] && _ckmi=0$_ckmi
+  [ "$_cks" -lt 10 ] && _cks=0$_cks
+  _r I epoch "$_cke"
+  _r I utc "$_cky-$_ckm-${_ckday}T$_ckh:$_ckmi:$_cks"
+  _ck=${_ck#* }
+  _r I local "${_ck% *}"
+  _r I tz "${_ck##* }"
+}
+
 _facts_linux() {
-  _r I uname-r "$(uname -r </dev/null)"
-  _r I uname-m "$(uname -m </dev/null)"
+  # One uname for both: the machine name is one word, the release may not be.
+  _unrm=$(uname -r -m </dev/null)
+  _r I uname-r "${_unrm% *}"
+  _r I uname-m "${_unrm##* }"
   _r I uname-p "$(uname -p 2>/dev/null </dev/null)"
   _r I libc "$(getconf GNU_LIBC_VERSION 2>/dev/null </dev/null)"
   _py=

@@ -98,6 +98,7 @@ function definedFunctions(src: string): Set<string> {
 const DYNAMIC: Record<string, string> = {
   '"$@"': "the argv given to _to/_toin: a probe's command (its programs are in the list)",
   '"$_ctf"': '_to or _toin (a function)',
+  '"$_capb"': 'head (or _cap, a function, where head has no -c)',
   '"$_jj"': '<java>',
   '"$_jvj"': '<java>',
   '"$3"': '<java> (macOS Java record)',
