@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, readReport, runCli } from '../helpers/cli-sweep.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
@@ -22,7 +23,8 @@ import { prelude, preludeDarwin, scriptSha256 } from '../../src/probe/script.js'
 import { REDACTED_VALUE } from '../../src/scan/java-environ.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 
-const FAKE_JAVA_C = new URL('../helpers/fake-java.c', import.meta.url).pathname;
+// fileURLToPath, not .pathname: a checkout path with a space would stay %20-encoded (issue 25).
+const FAKE_JAVA_C = fileURLToPath(new URL('../helpers/fake-java.c', import.meta.url));
 const haveGcc = spawnSync('gcc', ['--version']).status === 0;
 const skip =
   (process.getuid?.() === 0 ? undefined : 'needs root (test users, sudoers, files owned by another account)') ??
