@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -298,7 +298,9 @@ describe('deployment files', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'octoscan-unit-'));
     try {
       const unit = readFileSync(path.join(DOCKER, 'octoscan-remote.service'), 'utf8');
-      const cli = path.join(ROOT, 'bin', 'octoscan-remote.js');
+      // Through a link in the temporary folder: ExecStart splits an unquoted path at a space (a checkout under 'check out').
+      const cli = path.join(dir, 'octoscan-remote');
+      symlinkSync(path.join(ROOT, 'bin', 'octoscan-remote.js'), cli);
       assert.match(unit, /^ExecStart=\/usr\/local\/bin\/octoscan-remote /m);
       writeFileSync(path.join(dir, 'octoscan-remote.service'), unit.replace(/^ExecStart=\/usr\/local\/bin\/octoscan-remote /m, `ExecStart=${cli} `));
       copyFileSync(path.join(DOCKER, 'octoscan-remote.timer'), path.join(dir, 'octoscan-remote.timer'));
