@@ -146,8 +146,9 @@ describe('the image, run the README way against a real sshd', () => {
     assert.equal(add.status, 0, add.stderr);
     const r = await shell(asUid(line, UID).replaceAll('/srv/import', h.imports), { HOME: h.home, SSH_AUTH_SOCK: sock });
     assert.equal(r.code, 0, r.stderr);
-    // HostName, Port and User came from the config: the hosts file names only the alias.
-    assert.match(r.stderr, new RegExp(` ok ${user.name}@127\\.0\\.0\\.1:${sshd.port} `));
+    // Port and User came from the config (the hosts file names only the alias), and the
+    // log line shows the alias people use (issue 22); HostName took it to the loopback sshd.
+    assert.match(r.stderr, new RegExp(` ok ${user.name}@lab-db:${sshd.port} `));
     const archives = readdirSync(h.imports).filter((f) => f.endsWith('.scal'));
     assert.equal(archives.length, 1);
     await checkArchive(join(h.imports, archives[0]), user.name);
