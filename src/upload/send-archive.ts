@@ -64,7 +64,9 @@ function multipartBody(file: string, size: number, name: string): { body: Readab
   const whole = new Promise<boolean>((resolve) => {
     body.once('end', () => resolve(sent === length));
     body.once('close', () => resolve(body.readableEnded && sent === length));
-    body.once('error', () => resolve(false));
+    // on, not once: a stream may error more than once (the file, then the client's destroy), and an
+    // error with no listener left would end the process.
+    body.on('error', () => resolve(false));
   });
   return { body, length, type: `multipart/form-data; boundary=${boundary}`, whole, sent: () => sent };
 }
