@@ -21,8 +21,8 @@ _clog=1
 # Facts for the macOS octoscan.xml (spec section 3).
 _facts_darwin() {
   _r I uname-v "$(uname -v 2>/dev/null </dev/null)"
-  _r I uname-r "$(uname -r 2>/dev/null </dev/null)"
-  _r I uname-m "$(uname -m 2>/dev/null </dev/null)"
+  _r I uname-r "$_unr"
+  _r I uname-m "$_unm"
   # The reference asks the shell running it: zsh, else bash (its interpreter).
   # Here that is /bin/sh, bash 3.2 on a stock Mac.
   if [ -n "${ZSH_VERSION:-}" ]; then
@@ -32,18 +32,19 @@ _facts_darwin() {
   fi
   _r I fqdn "$(hostname -f 2>/dev/null </dev/null || hostname 2>/dev/null </dev/null || uname -n 2>/dev/null </dev/null)"
   _dl=$(id -un 2>/dev/null </dev/null)
-  _da=$(_to 30 /usr/bin/dscl . read "/Users/$_dl" AuthenticationAuthority 2>/dev/null </dev/null)
+  _da=$(_run 30 /usr/bin/dscl . read "/Users/$_dl" AuthenticationAuthority 2>/dev/null </dev/null)
   case $_da in
     *Kerberosv5*) _r I kerberos true ;;
     *) _r I kerberos false ;;
   esac
 }
 
-# _mac_copy PROBE ENTRY FILE CAP+1: one file as it is. No time in the B
-# record: the reference copies with cp, so its entries carry the copy time.
+# _mac_copy PROBE ENTRY FILE: one file as it is (the controller holds it to
+# the probe's cap). No time in the B record: the reference copies with cp, so
+# its entries carry the copy time.
 _mac_copy() {
   _r B "$1" - - "$2"
-  _cap "$4" <"$3"
+  _run 60 cat "$3"
   _r E "$?"
 }
 
@@ -57,7 +58,7 @@ _mac_apps() {
   for _maf in /Applications/*/Contents/Info.plist; do
     _mac_readable "$_maf" || continue
     _man=$((_man + 1))
-    _mac_copy "$1" "apps/app_$_man.plist" "$_maf" "$2"
+    _mac_copy "$1" "apps/app_$_man.plist" "$_maf"
   done
 }
 
@@ -68,7 +69,7 @@ _mac_java_plists() {
   for _mpf in /Library/Java/JavaVirtualMachines/*/Contents/Info.plist "/Library/Internet Plug-ins"/*/Contents/Info.plist; do
     _mac_readable "$_mpf" || continue
     _mpn=$((_mpn + 1))
-    _mac_copy "$1" "java/java_$_mpn.plist" "$_mpf" "$2"
+    _mac_copy "$1" "java/java_$_mpn.plist" "$_mpf"
   done
 }
 
@@ -110,7 +111,7 @@ _mac_java_record() {
       _mjr=$?
       [ "$_mjr" = 0 ] || printf 'FAILED: java -version failed for %s exit code %s\n' "$3" "$_mjr"
     fi
-  } | _cap "$4"
+  }
   _r E 0
   [ "$_mjs" = 1 ] && [ "$_jwt" = no ] && _r W 2003 "java -version not run for '$3': $_jwhy"
   return 0
@@ -121,7 +122,7 @@ _mac_java_record() {
 # spaces are normal in these paths ("Internet Plug-ins"). find's complaints
 # about folders this user may not enter go to stderr.log, as in the reference.
 _mac_java_static() {
-  _to 600 find /Library /Applications -name java -type f -perm +0111 -print </dev/null | {
+  _run 600 find /Library /Applications -name java -type f -perm +0111 -print </dev/null | {
     _mjn=0
     while IFS= read -r _mjf; do
       [ -f "$_mjf" ] || continue
@@ -142,12 +143,12 @@ _mac_virtualbox() {
   done
   [ -n "$_mvd" ] || { _r S "$1" absent; return 0; }
   _r B "$1" - - virtualbox/extpacks.txt
-  _to 120 "$_mvd/Contents/MacOS/VBoxManage" list extpacks </dev/null | _cap "$2"
+  _run 120 "$_mvd/Contents/MacOS/VBoxManage" list extpacks
   _r E 0
   _mvn=0
   for _mvf in "$_mvd"/Contents/MacOS/ExtensionPacks/*/*.xml; do
     _mac_readable "$_mvf" || continue
     _mvn=$((_mvn + 1))
-    _mac_copy "$1" "virtualbox/extension_$_mvn.xml" "$_mvf" "$2"
+    _mac_copy "$1" "virtualbox/extension_$_mvn.xml" "$_mvf"
   done
 }

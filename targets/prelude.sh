@@ -15,6 +15,7 @@ PATH="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin${PATH:+:$PATH
 umask 077
 _nl='
 '
+_ws=' 	'
 
 # One record: a newline, the token, the fields. Bodies follow B records.
 _r() { printf '\n%s %s\n' "$_T" "$*"; }
@@ -39,94 +40,205 @@ _not_busybox() {
   return 0
 }
 
-# Be a good guest: lowest CPU priority we may take, lowest best-effort I/O class.
-renice -n 19 -p $$ </dev/null >/dev/null 2>&1
-ionice -c 2 -n 7 -p $$ </dev/null >/dev/null 2>&1
-
-# A deadline for every command. Not timeout(1): it is missing on macOS, and
-# busybox's polls once a second while holding our pipe open, which costs a
-# second per command. A watchdog (_wd, in the background) kills the command at
-# the deadline. It ticks in one-second sleeps, so when it is cancelled nothing
-# outlives it by more than a second, and it closes fds 3 and 4 so it can never
-# hold open the pipes _cmd reads the status and output from (an orphaned sleep
-# on such a pipe would stall the whole scan).
-_wd() {
-  _tn=0
-  while [ "$_tn" -lt "$2" ]; do sleep 1; _tn=$((_tn + 1)); done
-  kill -9 "$1"
-}
-_to() {
-  _tos=$1; shift
+# Deadlines and caps are the controller's: it knows which command runs, how
+# long it has run and how many bytes it has sent, so the target needs no
+# watchdog process and no head per command (on hosts where fork is dear those
+# were most of a scan's cost). _run starts a command in the background (so
+# its standard input is /dev/null), announces it with a K record (pid and
+# deadline) and its end with a k record; the controller answers a command
+# that overruns its deadline or its entry's cap with a line "K <pid>" on the
+# script's standard input, which _steer reads and acts on. The K record goes
+# to fd 8, the script's own standard output, also from inside a command
+# substitution; it may land inside an entry's body, which the controller cuts
+# out again (a record is one write, and the token cannot occur in a body).
+_run() {
+  _rs=$1; shift
   "$@" &
-  _top=$!
-  _wd "$_top" "$_tos" </dev/null >/dev/null 2>&1 3>&- 4>&- &
-  _tow=$!
-  wait "$_top"; _tor=$?
-  kill "$_tow" 2>/dev/null
-  return "$_tor"
+  _waitk "$_rs"
+}
+# _waitk SECONDS: announce the command just started in the background ($!), wait for it, announce its end.
+_waitk() {
+  _rp=$!
+  printf '\n%s K %s %s\n' "$_T" "$_rp" "$1" >&8
+  wait "$_rp"
+  _rr=$?
+  printf '\n%s k %s\n' "$_T" "$_rp" >&8
+  return "$_rr"
 }
 
-# _toin SECONDS ARGV...: _to for a command that reads the standard input it is
-# given (scutil reads its commands there). A shell gives an asynchronous
-# command /dev/null as standard input unless it is redirected explicitly, so
-# the input is passed on through fd 7. The duplication happens on a subshell
-# of its own: bash reading its script from standard input (`sh -s` on macOS
-# and in the RHEL family, where /bin/sh is bash) silently loses the output of
-# a command substitution in which the current shell duplicates fd 0.
-_toin() {
-  ( _tos=$1; shift
-    "$@" <&7 7<&- &
-    _top=$!
-    _wd "$_top" "$_tos" </dev/null >/dev/null 2>&1 3>&- 4>&- 7<&- &
-    _tow=$!
-    wait "$_top"; _tor=$?
-    kill "$_tow" 2>/dev/null
-    exit "$_tor"
-  ) 7<&0
+# _steer: the controller's lines. The shell has read the whole script by the
+# time this starts (the last line starts it), and the controller writes only
+# after the R record that follows, so nothing of the script is taken for a
+# line or the other way round. First "H" (a controller steers this scan: a
+# script run by hand gets end of input instead and runs unsteered, within the
+# backstop), then "K <pid>" kills that command. End of input after H, before
+# the script ended, means the controller is gone (connection lost, deadline
+# passed, controller killed): nothing of the scan may go on without it.
+_steer() {
+  IFS= read -r _sl || return 0
+  [ "$_sl" = H ] || return 0
+  while IFS= read -r _sl; do
+    case $_sl in
+      "K "*)
+        _sp=${_sl#K }
+        case $_sp in '' | *[!0-9]*) ;; *) kill -9 "$_sp" 2>/dev/null ;; esac ;;
+    esac
+  done
+  _lost
 }
 
-# Byte cap on the target side, so an endless stream stops there (head exits,
-# the writer gets SIGPIPE) instead of crossing the network. busybox
-# portability: a busybox built without FEATURE_FANCY_HEAD has a head without
-# -c, which would empty every entry; tried once, else the controller's own cap
-# is the only one.
-# Where the cap is a whole pipeline element it is written "$_capb" $_capf N:
-# head itself is then that element, where the function would cost a subshell
-# and a fork more.
-if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then
-  _cap() { head -c "$1"; }
-  _capb=head _capf=-c
-else
-  _cap() { cat; }
-  _capb=_cap _capf=
-fi
+# _backstop: the target's own limit, for a controller that vanished without
+# closing the connection (a network cut): after _H seconds (the host's
+# deadline) the scan ends as if the controller had gone. One sleep at a time,
+# at most a minute each; the trap ends the current one with the scan.
+_backstop() {
+  trap 'kill "$_bsp" 2>/dev/null; exit 0' TERM
+  _bst=0
+  _bsn=60
+  [ "$_H" -lt 60 ] && _bsn=$_H
+  while [ "$_bst" -lt "$_H" ]; do
+    sleep "$_bsn" &
+    _bsp=$!
+    wait "$_bsp"
+    _bst=$((_bst + _bsn))
+  done
+  _lost
+}
 
-_mtime() { date -r "$1" +%s 2>/dev/null </dev/null || printf -; }
-_mode() { stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -; }
+# _lost: stop the scan and everything it started. Where the scan's shell
+# leads its own process group (sshd's session, sudo with a pty, --local) the
+# group goes at once; otherwise (sudo without a pty, an engine's exec) the
+# shell is stopped first, so it starts nothing new, and its children and
+# theirs are found in /proc (pkill -P where there is no /proc).
+_lost() {
+  kill -STOP "$$" 2>/dev/null
+  kill -9 -"$$" 2>/dev/null
+  if [ -r /proc/self/stat ]; then
+    IFS= read -r _lsf </proc/self/stat
+    _lme=${_lsf%% *}
+    _lk=" $$ "
+    for _lpass in 1 2; do
+      for _lp in /proc/[0-9]*; do
+        IFS= read -r _lsf <"$_lp/stat" 2>/dev/null || continue
+        _lsf=${_lsf##*) }
+        _lsf=${_lsf#* }
+        _lsf=${_lsf%% *}
+        case $_lk in *" $_lsf "*) case $_lk in *" ${_lp#/proc/} "*) ;; *) _lk="$_lk${_lp#/proc/} " ;; esac ;; esac
+      done
+    done
+    for _lp in $_lk; do [ "$_lp" = "$_lme" ] || kill -9 "$_lp" 2>/dev/null; done
+  else
+    pkill -9 -P "$$" 2>/dev/null </dev/null
+    kill -9 "$$" 2>/dev/null
+  fi
+  exit 0
+}
+
+# _start: what every scan begins with, once the script is read: the steering
+# reader on the script's standard input (an asynchronous command gets
+# /dev/null as its standard input, so the input is passed on through fd 7, on
+# a group of its own: bash reading its script from standard input loses
+# output where the current shell itself duplicates fd 0), the backstop, fd 8,
+# and a low priority for all of it.
+_start() {
+  exec 8>&1
+  { _steer <&7 7<&- >/dev/null 2>&1 & } 7<&0
+  _stp=$!
+  _backstop >/dev/null 2>&1 &
+  _bkp=$!
+  _r R
+  # Be a good guest: lowest CPU priority we may take, lowest best-effort I/O class.
+  renice -n 19 -p $$ </dev/null >/dev/null 2>&1
+  ionice -c 2 -n 7 -p $$ </dev/null >/dev/null 2>&1
+  _who
+}
+
+# _end: the reader and the backstop go (the backstop's trap ends its sleep), then the end record.
+_end() {
+  kill "$_stp" "$_bkp" 2>/dev/null
+  _r Z
+}
+
+# Byte cap for the one output the shell itself keeps (java -version's, held
+# in a variable): head -c, asked once when first needed. busybox portability:
+# a busybox built without FEATURE_FANCY_HEAD has a head without -c, which
+# would empty the record; then the deadline alone bounds it.
+_capb=
+_capinit() {
+  [ -n "$_capb" ] && return 0
+  if [ "$(printf ab | head -c 1 2>/dev/null)" = a ]; then
+    _capb=head _capf=-c
+  else
+    _capb=_cap _capf=
+  fi
+}
+_cap() { cat; }
+
+# Modification times (and modes) of every file the section copies, asked in
+# one stat: _mtimes PATH... keeps lines "<path> <mtime> <mode>"; _mtime_of
+# PATH sets _fmt and _fmd from them, else asks date -r / stat for that file
+# alone (a stat without -c, a name holding a newline, a file that came later).
+_mta=
+_mtimes() {
+  _mtn=$(_run 60 stat -L -c '%n %Y %a' -- "$@" 2>/dev/null)
+  _mta="$_mta$_nl$_mtn$_nl"
+}
+_mtime_of() {
+  _fmt= _fmd=
+  case $_mta in
+    *"$_nl$1 "[0-9]*" "[0-7]*"$_nl"*)
+      _fmt=${_mta#*"$_nl$1 "}
+      _fmt=${_fmt%%"$_nl"*}
+      _fmd=${_fmt#* }
+      _fmt=${_fmt%% *}
+      case $_fmt$_fmd in *[!0-9]*) _fmt= _fmd= ;; esac ;;
+  esac
+  [ -n "$_fmt" ] || _fmt=$(date -r "$1" +%s 2>/dev/null </dev/null) || _fmt=-
+  [ -n "$_fmt" ] || _fmt=-
+}
+_mode() {
+  [ -n "$_fmd" ] && { printf '%s' "$_fmd"; return 0; }
+  stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -
+}
 
 # Who runs the scan, asked once: `id` prints `uid=N(name) gid=...`, and an
 # ` euid=` field only when the effective uid differs. _uid (effective), _ruid
 # (real) and _uname (effective account name, empty where it has none) come
 # from that one line; anything else (a set-uid shell, odd output) asks the
-# three questions separately, as before.
-_idl=$(id 2>/dev/null </dev/null)
-_ruid=${_idl#uid=}
-_ruid=${_ruid%%[!0-9]*}
-case $_idl in
-  *" euid="* | '') _ruid= ;;
-  "uid=$_ruid("*) _uname=${_idl#"uid=$_ruid("}; _uname=${_uname%%") gid="*} ;;
-  "uid=$_ruid gid="*) _uname= ;;
-  *) _ruid= ;;
-esac
-if [ -n "$_ruid" ]; then
-  _uid=$_ruid
-else
-  _uid=$(id -u 2>/dev/null </dev/null)
-  _ruid=$(id -ru 2>/dev/null </dev/null)
-  _uname=$(id -un 2>/dev/null </dev/null)
-fi
-# The kernel's name, asked once: the facts and the choice of section use it.
-_uns=$(uname -s 2>/dev/null </dev/null)
+# three questions separately, as before. The kernel's name, release, machine
+# and processor come from one uname: the name and the machine are one word
+# each; where the release or processor holds a space they are asked alone.
+_who() {
+  _idl=$(id 2>/dev/null </dev/null)
+  _ruid=${_idl#uid=}
+  _ruid=${_ruid%%[!0-9]*}
+  case $_idl in
+    *" euid="* | '') _ruid= ;;
+    "uid=$_ruid("*) _uname=${_idl#"uid=$_ruid("}; _uname=${_uname%%") gid="*} ;;
+    "uid=$_ruid gid="*) _uname= ;;
+    *) _ruid= ;;
+  esac
+  if [ -n "$_ruid" ]; then
+    _uid=$_ruid
+  else
+    _uid=$(id -u 2>/dev/null </dev/null)
+    _ruid=$(id -ru 2>/dev/null </dev/null)
+    _uname=$(id -un 2>/dev/null </dev/null)
+  fi
+  _unl=$(uname -s -r -m -p 2>/dev/null </dev/null)
+  set -f
+  # Unquoted on purpose: the words of one uname line.
+  set -- $_unl
+  set +f
+  _uns=${1:-}
+  if [ $# = 4 ]; then
+    _unr=$2 _unm=$3 _unp=$4
+  else
+    _unr=$(uname -r 2>/dev/null </dev/null)
+    _unm=$(uname -m 2>/dev/null </dev/null)
+    _unp=$(uname -p 2>/dev/null </dev/null)
+  fi
+}
 
 # Warning texts follow the reference: "cannot read <path>: <repr of the
 # Python exception>", e.g. PermissionError(13, 'Permission denied').
@@ -139,20 +251,34 @@ _denied() {
   fi
 }
 
-# _file PROBE ENTRY PATH CAP+1 ROOTONLY BINARY [SHOWN]: copy one file byte for
-# byte. SHOWN is the path as warnings name it (a name holding a newline is
-# shown %0A-escaped: a record is one line).
+# _file PROBE ENTRY PATH ROOTONLY HOW [SHOWN]: copy one file byte for byte.
+# HOW: 0 = cat, 1 = cat and the file's mode in the record (binary entries), t
+# = the shell's own read (_text). SHOWN is the path as warnings name it (a
+# name holding a newline is shown %0A-escaped: a record is one line).
 _file() {
-  _fs=${7:-$3}
+  _fs=${6:-$3}
   if [ ! -e "$3" ]; then _r W 1001 "add_file cannot read '$_fs': file does not exist"; return 1; fi
   if [ -d "$3" ]; then _r W 1002 "cannot read $_fs: IsADirectoryError(21, 'Is a directory')"; return 1; fi
-  if [ ! -r "$3" ]; then _denied "$_fs" "$5"; return 1; fi
-  if [ "$6" = 1 ]; then _fm=$(_mode "$3"); else _fm=-; fi
-  _r B "$1" "$(_mtime "$3")" "$_fm" "$2"
-  _cap "$4" <"$3" 2>/dev/null
+  if [ ! -r "$3" ]; then _denied "$_fs" "$4"; return 1; fi
+  _mtime_of "$3"
+  _fm=-
+  if [ "$5" = 1 ]; then
+    if [ -n "$_fmd" ]; then _fm=$_fmd; else _fm=$(_mode "$3"); fi
+  fi
+  _r B "$1" "$_fmt" "$_fm" "$2"
+  if [ "$5" = t ]; then _text "$3" 2>/dev/null; else _run 60 cat "$3" 2>/dev/null; fi
   _frc=$?
   _r E "$_frc"
   if [ "$_frc" != 0 ]; then _r W 1003 "cannot read $_fs: OSError(5, 'Input/output error')"; return 1; fi
+}
+
+# _text FILE: a small text file the kernel makes (a sysfs attribute, at most
+# a page; /proc/version, /proc/meminfo) copied by the shell's read builtin,
+# without a process. Byte for byte for text without NUL bytes, which these
+# never hold: every line with its newline, the last one as it ends.
+_text() {
+  _tl=
+  { while IFS= read -r _tl; do printf '%s\n' "$_tl"; done; printf '%s' "$_tl"; } <"$1"
 }
 
 # _pctnl NAME: sets _pn to NAME with % as %25 and newline as %0A (byte-wise,
@@ -170,7 +296,7 @@ _pctnl() {
   done
 }
 
-# _glob PROBE ENTRYDIR CAP+1 ROOTONLY-NAMES BINARY FILE...: each regular file
+# _glob PROBE ENTRYDIR ROOTONLY-NAMES HOW FILE...: each regular file
 # into ENTRYDIR/<basename>. An unmatched glob arrives as its own pattern and
 # fails -e; folders are not files and are passed over, as the scanner does.
 # A name holding a newline cannot travel in a record line: it is announced as
@@ -178,7 +304,7 @@ _pctnl() {
 # slash is unambiguous), the controller stores it %0A-escaped, and a warning
 # says so.
 _glob() {
-  _gp=$1 _gd=$2 _gc=$3 _gr=$4 _gb=$5; shift 5
+  _gp=$1 _gd=$2 _gr=$3 _gb=$4; shift 4
   for _gf in "$@"; do
     [ -e "$_gf" ] || continue
     [ -d "$_gf" ] && continue
@@ -188,61 +314,57 @@ _glob() {
       *"$_nl"*)
         _pctnl "$_gn"
         _r W 1003 "file name ${_gf%/*}/$_pn holds a newline: stored as $_gd/$_pn"
-        _file "$_gp" "$_gd//$_pn" "$_gf" "$_gc" 0 "$_gb" "${_gf%/*}/$_pn"
+        _file "$_gp" "$_gd//$_pn" "$_gf" 0 "$_gb" "${_gf%/*}/$_pn"
         continue ;;
     esac
     case " $_gr " in *" $_gn "*) _gro=1 ;; esac
-    _file "$_gp" "$_gd/$_gn" "$_gf" "$_gc" "$_gro" "$_gb"
+    _file "$_gp" "$_gd/$_gn" "$_gf" "$_gro" "$_gb"
   done
 }
 
-# _cmdx PROBE ENTRY CAP+1 OKEXITS MORE SECONDS FLAGS INPUT ARGV...: the
-# command's standard output is the entry. SECONDS is its deadline. FLAGS: e =
-# its standard error goes into the entry too, - = nothing special. INPUT is
-# fed to its standard input ('' = /dev/null). Standard error not kept in the
-# entry goes to the script's own standard error: framed by _cerr (its head
-# only, for scan.json), or as it is where _clog=1 (the macOS section: the
-# controller keeps it as stderr.log). The
-# exit status travels through fd 3 because POSIX sh has no pipefail; head
-# sits in the pipe to cap the output.
+# _cmdx PROBE ENTRY OKEXITS MORE SECONDS FLAGS INPUT ARGV...: the command's
+# standard output is the entry. SECONDS is its deadline. FLAGS: e = its
+# standard error goes into the entry too, - = nothing special. INPUT is fed to
+# its standard input ('' = /dev/null). Standard error not kept in the entry
+# goes to the script's own standard error: between a P <probe> and a p record
+# (the controller keeps the head of it with the probe in scan.json: why
+# hostnamectl failed), or as it is where _clog=1 (the macOS section: the
+# controller keeps it as stderr.log). No pipe and no subshell: the command
+# writes straight into the stream, and its status is wait's.
 _cmdx() {
-  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5 _ct=$6 _cf=$7 _ci=$8; shift 8
+  _cp=$1 _ce=$2 _co=$3 _cm=$4 _ct=$5 _cf=$6 _ci=$7; shift 7
   _r B "$_cp" - - "$_ce"
-  { _crc=$( { { _crun "$@"; echo $? >&3; } | "$_capb" $_capf "$_cc" >&4; } 3>&1 ); } 4>&1
+  if [ "$_cf" = e ]; then
+    _crun "$@" 2>&1
+    _crc=$?
+  elif [ "${_clog:-0}" = 1 ]; then
+    _crun "$@"
+    _crc=$?
+  else
+    printf '\n%s P %s\n' "$_T" "$_cp" >&2
+    _crun "$@"
+    _crc=$?
+    printf '\n%s p\n' "$_T" >&2
+  fi
   _r E "$_crc" "$_cm"
   case " $_co " in *" $_crc "*) return 0 ;; esac
   return 1
 }
 _crun() {
-  if [ -n "$_ci" ]; then printf '%s' "$_ci" | _crun2 _toin "$@"; else _crun2 _to "$@" </dev/null; fi
-}
-_crun2() {
-  _ctf=$1; shift
-  case $_cf in
-    *e*) "$_ctf" "$_ct" "$@" 2>&1 ;;
-    *) if [ "${_clog:-0}" = 1 ]; then "$_ctf" "$_ct" "$@"; else _cerr "$@"; fi ;;
-  esac
-}
-
-# _cerr ARGV...: run the command with its standard error, capped at 4 KiB
-# (the rest drained, so a chatty command never dies of SIGPIPE), sent to the
-# script's own standard error between a P <probe> and a p record: the
-# controller keeps it with the probe in scan.json (why hostnamectl failed),
-# with no temporary file on the target. Standard output goes on to the entry
-# through fd 5; the exit status comes back through fd 6, closed for the
-# command (and its watchdog) so no leftover process holds it open.
-_cerr() {
-  printf '\n%s P %s\n' "$_T" "$_cp" >&2
-  { _cer=$( { { "$_ctf" "$_ct" "$@" 2>&1 >&5 5>&- 6>&-; echo $? >&6; } | { _cap 4096 >&2; cat >/dev/null; }; } 6>&1 ); } 5>&1
-  printf '\n%s p\n' "$_T" >&2
-  return "${_cer:-1}"
+  if [ -n "$_ci" ]; then
+    _rs=$_ct
+    printf '%s' "$_ci" | "$@" &
+    _waitk "$_rs"
+  else
+    _run "$_ct" "$@"
+  fi
 }
 
-# _cmd PROBE ENTRY CAP+1 OKEXITS MORE ARGV...: _cmdx with the defaults (600 s,
-# standard error dropped, no input).
+# _cmd PROBE ENTRY OKEXITS MORE ARGV...: _cmdx with the defaults (600 s,
+# standard error to the P section, no input).
 _cmd() {
-  _cp=$1 _ce=$2 _cc=$3 _co=$4 _cm=$5; shift 5
-  _cmdx "$_cp" "$_ce" "$_cc" "$_co" "$_cm" 600 - '' "$@"
+  _cp=$1 _ce=$2 _co=$3 _cm=$4; shift 4
+  _cmdx "$_cp" "$_ce" "$_co" "$_cm" 600 - '' "$@"
 }
 
 # Who runs java -version (README "What a root scan does and cannot do"). A
@@ -283,7 +405,7 @@ _java_trust_find() {
     set -- "$@" -prune
   fi
   # A link's own mode is always rwxrwxrwx: only its owner counts.
-  _to 60 find "$@" '(' '(' ! -user 0 ! -user "$_uid" ')' -o '(' ! -type l '(' -perm -0020 -o -perm -0002 ')' ')' ')' -print 2>/dev/null </dev/null
+  _run 60 find "$@" '(' '(' ! -user 0 ! -user "$_uid" ')' -o '(' ! -type l '(' -perm -0020 -o -perm -0002 ')' ')' ')' -print 2>/dev/null </dev/null
   echo "rc=$?"
 }
 
@@ -447,10 +569,10 @@ _java_who() {
 # runs as the scan (macOS, as the reference); an owner always gets an empty one.
 _java_exec() {
   case $_jwt in
-    '') if [ "$2" = session ]; then _to 60 "$1" -XX:-UsePerfData -version; else _to 60 env -i "$1" -XX:-UsePerfData -version; fi ;;
-    setpriv) _to 60 setpriv --reuid="$_jwu" --regid="$_jwg" --clear-groups --no-new-privs -- env -i "$1" -XX:-UsePerfData -version ;;
-    perl) _to 60 env -i /usr/bin/perl -e "$_jperl" "$_jwu" "$_jwg" "$1" -XX:-UsePerfData -version ;;
-    su) _to 60 busybox su -s /bin/sh "$_jwn" -c 'exec env -i "$0" -XX:-UsePerfData -version' "$1" ;;
+    '') if [ "$2" = session ]; then _run 60 "$1" -XX:-UsePerfData -version; else _run 60 env -i "$1" -XX:-UsePerfData -version; fi ;;
+    setpriv) _run 60 setpriv --reuid="$_jwu" --regid="$_jwg" --clear-groups --no-new-privs -- env -i "$1" -XX:-UsePerfData -version ;;
+    perl) _run 60 env -i /usr/bin/perl -e "$_jperl" "$_jwu" "$_jwg" "$1" -XX:-UsePerfData -version ;;
+    su) _run 60 busybox su -s /bin/sh "$_jwn" -c 'exec env -i "$0" -XX:-UsePerfData -version' "$1" ;;
   esac
 }
 
@@ -463,6 +585,7 @@ _java_release() {
   _jrf=$_jrd/../release
   case $_jrd in */jre/bin) [ -f "$_jrf" ] || _jrf=$_jrd/../../release ;; esac
   [ -f "$_jrf" ] && [ ! -L "$_jrf" ] || return 0
+  _capinit
   "$_capb" $_capf 65536 <"$_jrf" 2>/dev/null | while IFS= read -r _jrl; do
     case $_jrl in JAVA_VERSION=* | IMPLEMENTOR=*) printf '%s\n' "$_jrl" ;; esac
   done
@@ -494,11 +617,15 @@ _java_version() {
   while [ "$_jvi" -lt "$_jvn" ]; do
     _jvi=$((_jvi + 1))
     eval "_jvkk=\$_jvk_$_jvi _jvcc=\$_jvc_$_jvi _jvaa=\$_jva_$_jvi"
-    if [ "$_jvkk" = "$_jvk" ] && [ "$_jvcc" = "$2" ] && [ "$_jvaa" = "$_jva" ]; then
+    if [ "$_jvkk" = "$_jvk" ] && [ "$_jvaa" = "$_jva" ]; then
       eval "_jo=\$_jvo_$_jvi _jrc=\$_jvr_$_jvi"
-      return 0
+      # Kept under another cap (the search's and the running JVMs' differ):
+      # the same answer where neither cap cut it.
+      [ "$_jvcc" = "$2" ] && return 0
+      [ "${#_jo}" -lt "$((_jvcc - 1))" ] && [ "${#_jo}" -lt "$(($2 - 1))" ] && return 0
     fi
   done
+  _capinit
   _jo=$( { _java_exec "$_jvk" empty 2>&1 >/dev/null </dev/null; echo "rc=$?"; } | "$_capb" $_capf "$2")
   case $_jo in
     *rc=*) _jrc=${_jo##*rc=}; _jo=${_jo%rc=*} ;;
@@ -579,7 +706,7 @@ _java_static() {
   fi
   # Collected first, then walked in this shell (not in a pipeline's subshell),
   # so that _java_dynamic still knows the java -version results.
-  _jsl=$(_to 600 find "$@" -name java \( -type f -o -type l \) -print 2>/dev/null </dev/null | sort -u)
+  _jsl=$(_run 600 find "$@" -name java \( -type f -o -type l \) -print 2>/dev/null </dev/null | sort -u)
   _jsifs=$IFS
   IFS=$_nl
   set -f
@@ -603,14 +730,16 @@ _is_probe_jvm() {
   return 1
 }
 
-# Running JVMs by command name; the scan user's own unless we are root.
+# Running JVMs by command name; the scan user's own unless we are root. Found
+# first, so that one stat gives the times of all their cmdline and environ
+# files, then recorded.
 _java_dynamic() {
+  _jdn=0
   for _jdd in /proc/[0-9]*; do
     [ -r "$_jdd/comm" ] || continue
     IFS= read -r _jdc <"$_jdd/comm" 2>/dev/null || continue
     case $_jdc in [Jj][Aa][Vv][Aa]) ;; *) continue ;; esac
     if [ "$_uid" != 0 ] && [ ! -O "$_jdd" ]; then continue; fi
-    _jdpid=${_jdd##*/}
     if ! _jdx=$(readlink "$_jdd/exe" 2>/dev/null </dev/null); then
       if [ -e "$_jdd" ]; then
         _r W 1010 "Error on readlink $_jdd/exe: PermissionError(13, 'Permission denied')"
@@ -621,9 +750,27 @@ _java_dynamic() {
     fi
     _is_exec_file "$_jdx" || continue
     _is_probe_jvm "$_jdd" && continue
-    _java_record "$1" "java/dynamic/$_jdpid/version" "$_jdx" "$2" "$_jdd"
-    _file "$1" "java/dynamic/$_jdpid/cmdline" "$_jdd/cmdline" "$2" 0 0
-    _file "$1" "java/dynamic/$_jdpid/environ" "$_jdd/environ" "$2" 0 0
+    _jdn=$((_jdn + 1))
+    eval "_jdd_$_jdn=\$_jdd _jdx_$_jdn=\$_jdx"
+  done
+  [ "$_jdn" -gt 0 ] || return 0
+  _jdm=$1 _jdcap=$2
+  set --
+  _jdi=0
+  while [ "$_jdi" -lt "$_jdn" ]; do
+    _jdi=$((_jdi + 1))
+    eval "_jdd=\$_jdd_$_jdi"
+    set -- "$@" "$_jdd/cmdline" "$_jdd/environ"
+  done
+  _mtimes "$@"
+  _jdi=0
+  while [ "$_jdi" -lt "$_jdn" ]; do
+    _jdi=$((_jdi + 1))
+    eval "_jdd=\$_jdd_$_jdi _jdx=\$_jdx_$_jdi"
+    _jdpid=${_jdd##*/}
+    _java_record "$_jdm" "java/dynamic/$_jdpid/version" "$_jdx" "$_jdcap" "$_jdd"
+    _file "$_jdm" "java/dynamic/$_jdpid/cmdline" "$_jdd/cmdline" 0 0
+    _file "$_jdm" "java/dynamic/$_jdpid/environ" "$_jdd/environ" 0 0
   done
 }
 
@@ -645,24 +792,31 @@ _total_memory() {
 
 # Facts for octoscan.xml. Python's socket.getfqdn(): resolve the host name,
 # reverse-resolve the address, first name with a dot, else the canonical name.
+# Sets _fq. Each getent has the resolver's own deadline and a 30 s one.
 _fqdn() {
   # Linux keeps the host name (what hostname prints) in /proc: read by the
   # shell, unless it is empty or missing.
   _fh=
   [ -r /proc/sys/kernel/hostname ] && IFS= read -r _fh </proc/sys/kernel/hostname 2>/dev/null
   [ -n "$_fh" ] || _fh=$(hostname 2>/dev/null </dev/null || uname -n)
-  if _have getent; then
-    _fa=$(getent ahosts "$_fh" 2>/dev/null </dev/null | { read -r _a _; printf '%s' "$_a"; })
-    if [ -n "$_fa" ]; then
-      _fl=$(getent hosts "$_fa" 2>/dev/null </dev/null | { read -r _ _n; printf '%s' "$_n"; })
-      if [ -n "$_fl" ]; then
-        for _fn in $_fl; do case $_fn in *.*) printf '%s' "$_fn"; return ;; esac; done
-        printf '%s' "${_fl%% *}"
-        return
-      fi
-    fi
-  fi
-  printf '%s' "$_fh"
+  _fq=$_fh
+  _have getent || return 0
+  # The first line's first word: the address.
+  _fa=$(_run 30 getent ahosts "$_fh" 2>/dev/null)
+  _fa=${_fa%%"$_nl"*}
+  _fa=${_fa%%[$_ws]*}
+  [ -n "$_fa" ] || return 0
+  # The first line's words after the address: the canonical name, then the aliases.
+  _fl=$(_run 30 getent hosts "$_fa" 2>/dev/null)
+  _fl=${_fl%%"$_nl"*}
+  set -f
+  # Unquoted on purpose: the words of one hosts line.
+  set -- $_fl
+  set +f
+  [ $# -ge 2 ] || return 0
+  shift
+  _fq=$1
+  for _fn in "$@"; do case $_fn in *.*) _fq=$_fn; return 0 ;; esac; done
 }
 
 _facts_common() {
@@ -671,7 +825,8 @@ _facts_common() {
   _r I euid "$_uid"
   _r I login "${_uname:-${LOGNAME:-${USER:-}}}"
   _clock
-  _r I fqdn "$(_fqdn)"
+  _fqdn
+  _r I fqdn "$_fq"
 }
 
 # The clock, read once: epoch, local time and offset from one date, the UTC
@@ -724,13 +879,11 @@ _clock() {
 }
 
 _facts_linux() {
-  # One uname for both: the machine name is one word, the release may not be.
-  _unrm=$(uname -r -m </dev/null)
-  _r I uname-r "${_unrm% *}"
-  _r I uname-m "${_unrm##* }"
-  _r I uname-p "$(uname -p 2>/dev/null </dev/null)"
+  _r I uname-r "$_unr"
+  _r I uname-m "$_unm"
+  _r I uname-p "$_unp"
   _r I libc "$(getconf GNU_LIBC_VERSION 2>/dev/null </dev/null)"
   _py=
-  _have python3 && _py=$(_to 30 python3 -V 2>&1 </dev/null)
+  _have python3 && _py=$(_run 30 python3 -V 2>&1)
   _r I python "$_py"
 }

@@ -192,6 +192,7 @@ async function scanOne(session: Session, spec: HostSpec, s: ScanSettings, host: 
         container: true,
       },
       extra: { container: { engine: c.engine, id: c.id, name: c.name, image: c.image, ...(c.pod ? { pod: c.pod } : {}) } },
+      deadlineMs: cs.timeoutMs,
       attempt: 1,
       startedAt,
     });
@@ -229,7 +230,7 @@ async function enter(session: Session, inner: string, via: Via, script: string, 
     throw signal.reason;
   }
   if ('proc' in r) {
-    r.proc.stdin.end(script);
+    r.proc.stdin.write(script);
     return { proc: r.proc, command: shown };
   }
   r.stopped.kill();

@@ -18,6 +18,16 @@
 //          I <key> <value>                                 fact for octoscan.xml
 //          S <probe> <reason>                              probe skipped
 //          Z                                               script finished
+//          R                                               the script is read; the controller may steer
+//          K <pid> <seconds>                               a command started, with its deadline
+//          k <pid>                                         that command ended
+//
+// K and k may arrive inside an entry's body: the shell prints them while the
+// command it started already writes. A record is one write of a few dozen
+// bytes, so it never splits a body byte sequence; cutting it out leaves the
+// body as the command wrote it. The controller answers on the script's
+// standard input (src/scan/steering.ts): "H" once after R, then "K <pid>" for
+// a command past its deadline or its entry's cap.
 //
 // On the script's standard error (a stream of its own, never mixed with the
 // records above), a command whose entry does not keep its standard error
@@ -38,6 +48,9 @@ export type Frame =
   | { type: 'warning'; id: number; message: string }
   | { type: 'info'; key: string; value: string }
   | { type: 'skip'; probe: string; reason: string }
+  | { type: 'ready' }
+  | { type: 'started'; pid: number; seconds: number }
+  | { type: 'ended'; pid: number }
   | { type: 'done' };
 
 export class FrameError extends Error {
@@ -57,6 +70,8 @@ export class FrameParser {
   private readonly delim: Buffer;
   private pending: Buffer = Buffer.alloc(0);
   private state: 'preamble' | 'header' | 'body' | 'between' | 'finished' = 'preamble';
+  /** Where a header returns to when it only announces a command (K, k, R): a body goes on. */
+  private resume: 'body' | 'between' = 'between';
   /** Bytes seen outside any record: login-shell noise before the first record, anything odd after. */
   preambleBytes = 0;
   strayBytes = 0;
@@ -96,7 +111,8 @@ export class FrameParser {
           this.pending = Buffer.alloc(0);
           break;
         }
-        this.state = frame.type === 'begin' ? 'body' : 'between';
+        if (frame.type === 'started' || frame.type === 'ended' || frame.type === 'ready') this.state = this.resume;
+        else this.state = frame.type === 'begin' ? 'body' : 'between';
         continue;
       }
       // preamble, body or between: everything up to the next delimiter
@@ -111,6 +127,7 @@ export class FrameParser {
       }
       this.spend(this.pending.subarray(0, at), frames);
       this.pending = this.pending.subarray(at + this.delim.length);
+      this.resume = this.state === 'body' ? 'body' : 'between';
       this.state = 'header';
     }
     // Own copy of what is kept: the caller may reuse the buffer it handed us.
@@ -190,6 +207,18 @@ function parseHeader(line: Buffer): Frame {
     }
     case 'Z':
       return { type: 'done' };
+    case 'R':
+      return { type: 'ready' };
+    case 'K': {
+      const f = fields(3).map((b) => b.toString('latin1'));
+      if (!/^\d{1,10}$/.test(f[1] ?? '') || !/^\d{1,6}$/.test(f[2] ?? '')) throw new FrameError(`malformed command record: ${printable(line)}`);
+      return { type: 'started', pid: Number(f[1]), seconds: Number(f[2]) };
+    }
+    case 'k': {
+      const f = fields(2).map((b) => b.toString('latin1'));
+      if (!/^\d{1,10}$/.test(f[1] ?? '')) throw new FrameError(`malformed command record: ${printable(line)}`);
+      return { type: 'ended', pid: Number(f[1]) };
+    }
     default:
       throw new FrameError(`unknown record type: ${printable(line)}`);
   }
@@ -200,7 +229,11 @@ function printable(b: Buffer): string {
   return JSON.stringify(b.length > 120 ? `${s}...` : s);
 }
 
-/** Bounds on what splitStderr keeps: per-probe heads are capped on the target too; these hold against a forged stream. */
+/**
+ * Bounds on what the stderr splitter keeps. The target sends each command's
+ * standard error whole (no head process there): these hold it, and a forged
+ * stream, to a few hundred KiB.
+ */
 export const STDERR_BOUNDS = { probes: 200, headBytes: 4096 } as const;
 
 export interface SplitStderr {
@@ -210,31 +243,121 @@ export interface SplitStderr {
   probes: Map<string, string>;
 }
 
+/**
+ * Splits the script's standard error, as it arrives, into the shell's own
+ * (its first `ownMax` bytes kept) and each command's head (the first
+ * STDERR_BOUNDS.headBytes of each of the first STDERR_BOUNDS.probes
+ * commands; see P and p above). Holds at most those plus one header line.
+ */
+export class StderrSplitter {
+  private readonly delim: Buffer;
+  private pending: Buffer = Buffer.alloc(0);
+  private state: 'own' | 'header' | 'probe' = 'own';
+  private probe: string | undefined;
+  private readonly own: Buffer[] = [];
+  private ownSize = 0;
+  /** Bytes of the shell's own stderr not kept. */
+  ownDropped = 0;
+  private readonly heads = new Map<string, Buffer[]>();
+  private readonly headSize = new Map<string, number>();
+
+  constructor(token: string, private readonly ownMax = 1024 * 1024) {
+    this.delim = Buffer.from(`\n${token} `, 'latin1');
+  }
+
+  push(chunk: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      if (this.state === 'header') {
+        const nl = this.pending.indexOf(0x0a);
+        if (nl < 0) {
+          // Not a header of ours after all: a line that long is the shell's own text.
+          if (this.pending.length > 1024) this.notHeader();
+          break;
+        }
+        const line = this.pending.subarray(0, nl).toString('latin1');
+        if (line.startsWith('P ')) {
+          this.pending = this.pending.subarray(nl + 1);
+          const name = line.slice(2);
+          this.probe = /^[A-Za-z0-9_.-]+(#\d+)?$/.test(name) ? name : undefined;
+          this.state = 'probe';
+        } else if (line === 'p') {
+          this.pending = this.pending.subarray(nl + 1);
+          this.probe = undefined;
+          this.state = 'own';
+        } else {
+          this.notHeader();
+        }
+        continue;
+      }
+      const at = this.pending.indexOf(this.delim);
+      if (at < 0) {
+        const keep = Math.min(this.pending.length, this.delim.length - 1);
+        this.take(this.pending.subarray(0, this.pending.length - keep));
+        this.pending = Buffer.from(this.pending.subarray(this.pending.length - keep));
+        break;
+      }
+      this.take(this.pending.subarray(0, at));
+      this.pending = this.pending.subarray(at + this.delim.length);
+      this.resume = this.state;
+      this.state = 'header';
+    }
+    this.pending = Buffer.from(this.pending);
+  }
+
+  private resume: 'own' | 'probe' = 'own';
+
+  /** What followed a delimiter was no header of ours: it and the delimiter are text where they stood. */
+  private notHeader(): void {
+    this.state = this.resume;
+    this.take(this.delim);
+  }
+
+  private take(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.state === 'probe' || (this.state === 'header' && this.resume === 'probe')) {
+      const p = this.probe;
+      if (p === undefined) return;
+      let list = this.heads.get(p);
+      if (!list) {
+        if (this.heads.size >= STDERR_BOUNDS.probes) return;
+        list = [];
+        this.heads.set(p, list);
+        this.headSize.set(p, 0);
+      }
+      const size = this.headSize.get(p)!;
+      const room = STDERR_BOUNDS.headBytes - size;
+      if (room <= 0) return;
+      list.push(Buffer.from(bytes.subarray(0, room)));
+      this.headSize.set(p, size + Math.min(room, bytes.length));
+      return;
+    }
+    const room = this.ownMax - this.ownSize;
+    if (room > 0) {
+      this.own.push(Buffer.from(bytes.subarray(0, room)));
+      this.ownSize += Math.min(room, bytes.length);
+    }
+    this.ownDropped += Math.max(0, bytes.length - Math.max(room, 0));
+  }
+
+  /** Everything so far; what is held back (a partial delimiter) counts as the current section's. */
+  end(): SplitStderr {
+    if (this.state === 'header') this.notHeader();
+    this.take(this.pending);
+    this.pending = Buffer.alloc(0);
+    const probes = new Map<string, string>();
+    for (const [p, list] of this.heads) {
+      const text = Buffer.concat(list).toString('utf8');
+      if (text !== '') probes.set(p, text);
+    }
+    const own = Buffer.concat(this.own).toString('utf8');
+    return { own: this.ownDropped ? `${own}\n[... ${this.ownDropped} more bytes]` : own, probes };
+  }
+}
+
 /** Splits the script's standard error into the shell's own and each command's head (see P and p above). */
 export function splitStderr(text: string, token: string): SplitStderr {
-  const probes = new Map<string, string>();
-  const start = `\n${token} P `;
-  const end = `\n${token} p\n`;
-  let own = '';
-  let at = 0;
-  for (;;) {
-    const s = text.indexOf(start, at);
-    if (s < 0) break;
-    own += text.slice(at, s);
-    const nl = text.indexOf('\n', s + start.length);
-    if (nl < 0) {
-      at = text.length;
-      break;
-    }
-    const probe = text.slice(s + start.length, nl);
-    const e = text.indexOf(end, nl + 1);
-    const stop = e < 0 ? text.length : e;
-    const body = text.slice(nl + 1, stop);
-    if (body !== '' && probes.size < STDERR_BOUNDS.probes && /^[A-Za-z0-9_.-]+(#\d+)?$/.test(probe)) {
-      probes.set(probe, (probes.get(probe) ?? '') + body.slice(0, STDERR_BOUNDS.headBytes));
-    }
-    at = e < 0 ? text.length : e + end.length;
-  }
-  own += text.slice(at);
-  return { own, probes };
+  const s = new StderrSplitter(token, Number.MAX_SAFE_INTEGER);
+  s.push(Buffer.from(text, 'utf8'));
+  return s.end();
 }

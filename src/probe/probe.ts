@@ -25,6 +25,8 @@ export interface FileProbe extends ProbeBase {
   entry: string;
   /** Tried in order; the first that exists is copied (oratab has two homes). */
   paths: string[];
+  /** Small text the kernel makes (at most a page, no NUL bytes): read by the shell itself, no process. */
+  text?: boolean;
 }
 
 /** Copy every file matching a glob into entryDir/<basename>. */
@@ -39,6 +41,8 @@ export interface GlobProbe extends ProbeBase {
   binary?: boolean;
   /** Also match names starting with a dot, which * skips (Hyper-V's pools are .kvp_pool_<n>). */
   dotFiles?: boolean;
+  /** Small text the kernel makes (sysfs attributes: at most a page, no NUL bytes): read by the shell itself, no process. */
+  text?: boolean;
 }
 
 /** Run a command found on PATH; its standard output is the entry. */

@@ -48,6 +48,12 @@ export const JAVA_DIRS = ['/opt', '/usr/lib', '/usr/lib64', '/usr/java'];
 
 export interface ScriptOptions {
   token: string;
+  /**
+   * The deadline of the whole run of the script, in seconds (the host's
+   * --host-timeout, or a container's): the target's backstop ends the scan
+   * after it even when the controller is gone without closing the connection.
+   */
+  deadlineSeconds?: number;
   /** Extra folders searched for Java (--java-dir), absolute paths. */
   javaDirs?: string[];
 }
@@ -81,6 +87,12 @@ export function commandProgram(p: Extract<Probe, { kind: 'command' }>): string {
 
 const capArg = (p: Probe): string => String((p.cap ?? DEFAULT_ENTRY_CAP) + 1);
 
+/** How _file copies: 0 = cat, 1 = cat and the mode (binary entries), t = the shell's read builtin (small kernel text). */
+function copyHow(p: Extract<Probe, { kind: 'file' | 'glob' }>): string {
+  if (p.kind === 'glob' && p.binary) return '1';
+  return p.text ? 't' : '0';
+}
+
 /** The shell for one probe: a guard, the call, and an S record when it is skipped. */
 export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {}): string {
   const id = p.id;
@@ -89,11 +101,11 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
   let absent = 'absent';
   switch (p.kind) {
     case 'file': {
-      const branches = p.paths.map((path, i) => `${i === 0 ? 'if' : 'elif'} [ -e ${shq(path)} ]; then _file ${id} ${shq(p.entry)} ${shq(path)} ${capArg(p)} ${p.needsRoot ? 1 : 0} 0`);
+      const branches = p.paths.map((path, i) => `${i === 0 ? 'if' : 'elif'} [ -e ${shq(path)} ]; then _file ${id} ${shq(p.entry)} ${shq(path)} ${p.needsRoot ? 1 : 0} ${copyHow(p)}`);
       return `${branches.join('\n')}\nelse _r S ${id} absent; fi`;
     }
     case 'glob':
-      body = `_glob ${id} ${shq(p.entryDir)} ${capArg(p)} ${shq((p.rootOnly ?? []).join(' '))} ${p.binary ? 1 : 0} ${globsOf(p).map(shGlob).join(' ')}`;
+      body = `_glob ${id} ${shq(p.entryDir)} ${shq((p.rootOnly ?? []).join(' '))} ${copyHow(p)} ${globsOf(p).map(shGlob).join(' ')}`;
       absent = 'absent';
       break;
     case 'command': {
@@ -105,7 +117,7 @@ export function probeShell(p: Probe, opts: Pick<ScriptOptions, 'javaDirs'> = {})
       if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86400) throw new Error(`probe ${id}: timeout must be whole seconds from 1 to 86400`);
       const flags = p.withStderr ? 'e' : '-';
       const call = (argv: string[], i: number): string => {
-        const head = `${id}#${i} ${shq(p.entry)} ${capArg(p)} ${ok} ${i < attempts.length - 1 ? 1 : 0}`;
+        const head = `${id}#${i} ${shq(p.entry)} ${ok} ${i < attempts.length - 1 ? 1 : 0}`;
         return extended
           ? `_cmdx ${head} ${timeout} ${flags} ${shq(p.input ?? '')} ${argv.map(shq).join(' ')}`
           : `_cmd ${head} ${argv.map(shq).join(' ')}`;
@@ -181,6 +193,9 @@ export function checkSections(sections: ScriptSections): void {
  */
 export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
 
+/** The deadline a printed (and hashed) script shows: --host-timeout's default. A scan puts its own. */
+export const DEFAULT_SCRIPT_DEADLINE = 900;
+
 /**
  * The sha256 (hex) of the script exactly as `octoscan-remote script` prints it
  * for these options: the token a placeholder, since a real one is random per
@@ -193,7 +208,9 @@ export function scriptSha256(sections: ScriptSections, javaDirs: string[] = []):
 /** The whole script: token, prelude, facts, the right section for the detected OS, end record. */
 export function buildScript(sections: ScriptSections, opts: ScriptOptions): string {
   if (!/^@@OCTO:[0-9a-f]{32}@@$/.test(opts.token)) throw new Error('bad frame token');
-  return `_T='${opts.token}'\n${scriptBody(sections, opts.javaDirs ?? [])}`;
+  const deadline = Math.ceil(opts.deadlineSeconds ?? DEFAULT_SCRIPT_DEADLINE);
+  if (!Number.isSafeInteger(deadline) || deadline < 1) throw new Error(`bad script deadline: ${opts.deadlineSeconds}`);
+  return `_T='${opts.token}' _H=${deadline}\n${scriptBody(sections, opts.javaDirs ?? [])}`;
 }
 
 // Everything after the token line is the same for every host of a run: built
@@ -210,22 +227,40 @@ function scriptBody(sections: ScriptSections, javaDirs: string[]): string {
     if (!d.startsWith('/')) throw new Error(`Java search folder must be an absolute path: ${JSON.stringify(d)}`);
   }
   const section = (probes: Probe[]) => probes.map((p) => probeShell(p, { javaDirs })).join('\n');
+  const times = mtimesCall(sections.linux);
+  // One function, called on the last line: the shell has read all of it
+  // before anything runs, so standard input is free for _steer from then on.
   const body = [
     prelude(),
+    '_main() {',
     '_facts_common',
     'case $_uns in',
     'Linux)',
     '_facts_linux',
+    ...(times ? [times] : []),
     section(sections.linux),
     ';;',
     ...(sections.darwin ? ['Darwin)', preludeDarwin(), '_facts_darwin', section(sections.darwin), ';;'] : []),
     '*) _r I unsupported "$_uns" ;;',
     'esac',
-    '_r Z',
-    'exit 0',
+    '}',
+    '_start; _main; _end; exit 0',
     '',
   ].join('\n');
   if (!byDirs) bodies.set(sections, (byDirs = new Map()));
   byDirs.set(key, body);
   return body;
+}
+
+/**
+ * One stat for the times (and modes) of every file the Linux section may copy
+ * (_mtimes in prelude.sh): the fixed paths and the globs, expanded by the shell.
+ */
+function mtimesCall(probes: Probe[]): string | undefined {
+  const args: string[] = [];
+  for (const p of probes) {
+    if (p.kind === 'file') args.push(...p.paths.map(shq));
+    else if (p.kind === 'glob') args.push(...globsOf(p).map(shGlob));
+  }
+  return args.length ? `_mtimes ${args.join(' ')}` : undefined;
 }

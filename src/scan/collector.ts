@@ -13,6 +13,7 @@ import { FrameError, FrameParser, type Frame } from '../probe/frames.js';
 import { DEFAULT_ENTRY_CAP, DEFAULT_HOST_CAP, type Probe } from '../probe/probe.js';
 import { ScrubStream, scrubText } from '../text/secret-scrub.js';
 import { EntryBuffer } from './entry-buffer.js';
+import type { Steering } from './steering.js';
 import { isJavaEnvironEntry, redactEnviron, type JavaEnvironMode } from './java-environ.js';
 import { tzOffsetSeconds, type Facts } from './facts.js';
 import { commandFailedMessage, pyList } from './python-repr.js';
@@ -49,6 +50,8 @@ export interface CollectorOptions {
   now?: () => number;
   /** --java-environ: what of a running JVM's environment is kept (default redacted). */
   javaEnviron?: JavaEnvironMode;
+  /** Deadlines and caps of the target's commands (K, k and R records): see steering.ts. */
+  steering?: Steering;
 }
 
 export interface EntryRecord {
@@ -149,6 +152,11 @@ export class Collector {
     return this.result;
   }
 
+  /** The entry being received now, for the steering's record of what it killed. */
+  openEntry(): string | undefined {
+    return this.open?.name;
+  }
+
   /** Frees a half-received entry when the scan is abandoned. */
   async dispose(): Promise<void> {
     if (this.open) await this.open.buffer.discard();
@@ -198,6 +206,17 @@ export class Collector {
         return this.data(frame.chunk);
       case 'end':
         return this.finish(frame.rc, frame.more);
+      case 'ready':
+        this.opts.steering?.onReady();
+        return;
+      case 'started':
+        this.opts.steering?.onStarted(frame.pid, frame.seconds);
+        // The body may have passed its cap before the command was announced.
+        if (this.open?.truncated) this.opts.steering?.overCap();
+        return;
+      case 'ended':
+        this.opts.steering?.onEnded(frame.pid);
+        return;
       case 'done':
         if (this.open) throw new FrameError(`script ended inside entry ${this.open.name ?? this.open.probe.id}`);
         this.opts.onDone?.();
@@ -261,6 +280,8 @@ export class Collector {
     const room = Math.min(entryRoom, hostRoom);
     if (chunk.length > room) {
       e.truncated = true;
+      // The target has no cap of its own: the command writing this goes now.
+      this.opts.steering?.overCap();
       if (hostRoom <= entryRoom && !this.result.hostCapReached) {
         this.result.hostCapReached = true;
         this.warn(9001, `Exception: host output cap of ${this.hostCap} bytes reached in ${e.name}; later entries are not collected`);
@@ -288,7 +309,7 @@ export class Collector {
     }
     let keep: boolean;
     if (p.kind === 'command') {
-      // The target's head cuts the pipe at the cap, so a truncated command dies of SIGPIPE: still an answer.
+      // A command past its cap is killed (steering.ts): still an answer.
       const ok = rc === 0 || (p.okExit ?? []).includes(rc) || e.truncated || p.always === true;
       keep = ok;
       if (!ok && !more && !p.quiet) {

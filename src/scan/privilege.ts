@@ -44,23 +44,23 @@ export async function startScript(session: Session, script: string, p: Privilege
   if (p.sudo) {
     let r = await trySudo(session, SUDO_COMMAND, undefined, p.answerMs);
     if ('proc' in r) {
-      r.proc.stdin.end(script);
+      r.proc.stdin.write(script);
       return { proc: r.proc, command: SUDO_COMMAND };
     }
     if (p.sudoPassword !== undefined && /password is required/i.test(r.refused)) {
       const prompt = `octoscan-sudo-${randomBytes(12).toString('hex')}:`;
       r = await trySudo(session, sudoPasswordCommand(prompt), { prompt, password: p.sudoPassword }, p.answerMs);
       if ('proc' in r) {
-        r.proc.stdin.end(script);
+        r.proc.stdin.write(script);
         return { proc: r.proc, command: sudoPasswordCommand(SUDO_PROMPT_SHOWN) };
       }
     }
     const proc = await session.start(PLAIN_COMMAND);
-    proc.stdin.end(script);
+    proc.stdin.write(script);
     return { proc, command: PLAIN_COMMAND, refused: r.refused };
   }
   const proc = await session.start(PLAIN_COMMAND);
-  proc.stdin.end(script);
+  proc.stdin.write(script);
   return { proc, command: PLAIN_COMMAND };
 }
 

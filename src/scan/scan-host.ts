@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ArchiveWriter, tempName } from '../archive/archive-writer.js';
 import { asScanError, interruptedError, OutputFolderError, protocolError, ScanError, sudoMessage, timeoutError } from '../errors.js';
-import { FrameError, newToken, splitStderr } from '../probe/frames.js';
+import { FrameError, newToken, StderrSplitter, type SplitStderr } from '../probe/frames.js';
 import { buildScript, scriptSha256, type ScriptSections } from '../probe/script.js';
 import type { Probe } from '../probe/probe.js';
 import type { HostOutcome, HostSpec, Phase } from '../types.js';
@@ -22,6 +22,7 @@ import { completenessOf, type Completeness } from './completeness.js';
 import { finalPlan } from './finalize.js';
 import { outcome } from './outcome.js';
 import { startScript, type Started } from './privilege.js';
+import { Steering } from './steering.js';
 import type { JavaEnvironMode } from './java-environ.js';
 
 export interface ScanSettings {
@@ -140,6 +141,8 @@ export interface ScriptRun {
   linger: (proc: RemoteProcess) => void;
   /** configuration values of this archive (else the host's own, spec.config). */
   config?: ConfigurationValues;
+  /** This run's deadline (the target's backstop); the host's --host-timeout when not given. */
+  deadlineMs?: number;
   /** Written into scan.json (what a container scan adds: engine, id, name, image). */
   extra?: Record<string, unknown>;
   attempt: number;
@@ -179,6 +182,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
   const { where, signal } = r;
   let writer: ArchiveWriter | undefined;
   let collector: Collector | undefined;
+  let steering: Steering | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let proc: RemoteProcess | undefined;
   let lingered: (x: { code: number | null; signal?: string }) => void = () => {};
@@ -186,13 +190,20 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
   try {
     const uuid = randomUUID();
     const token = newToken();
-    const script = buildScript(s.sections, { token, javaDirs: s.javaDirs });
+    const script = buildScript(s.sections, { token, javaDirs: s.javaDirs, deadlineSeconds: (r.deadlineMs ?? s.hostTimeoutMs) / 1000 });
     const sha256 = scriptSha256(s.sections, s.javaDirs);
     setPhase('exec');
     throwIfAborted(signal);
     writer = await ArchiveWriter.create(s.outDir, uuid);
     let spills = 0;
+    const toScript = (line: string): void => {
+      const stdin = proc?.stdin;
+      if (stdin && stdin.writable && !stdin.writableEnded) stdin.write(line);
+    };
+    steering = new Steering(toScript, () => collector?.openEntry());
+    const liveSteering = steering;
     collector = new Collector({
+      steering: liveSteering,
       token,
       probes: allProbes(s.sections),
       writer,
@@ -200,6 +211,9 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
       spillPath: () => `${s.outDir}/${tempName(uuid, 'spill', ++spills)}`,
       javaEnviron: s.javaEnviron,
       onDone: () => {
+        // The script has ended: its reader is gone, and our end of input tells anything left over so.
+        liveSteering.close();
+        proc?.stdin.end();
         lingerTimer = setTimeout(() => {
           if (proc) r.linger(proc);
           // sshd confirms a channel's close only once the command's children let go;
@@ -221,7 +235,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     const liveProc = proc;
 
     setPhase('stream');
-    const stderr = keepHead(liveProc.stderr, STDERR_KEEP);
+    const stderr = splitStream(liveProc.stderr, token, STDERR_KEEP);
     const abortStream = (): void => liveProc.kill();
     signal.addEventListener('abort', abortStream, { once: true });
     let collected: Collected;
@@ -258,13 +272,13 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
       // First in the list: it happened before any probe ran, and it explains the root-only warnings after it.
       collected.warnings.unshift({ id: 1004, message: `add_command_output exception ['sudo', '-n', '/bin/sh', '-s']: ${started.refused}` });
     }
-    const err = splitStderr(stderr(), token);
+    const err = stderr();
     const failedCommands = collected.failed.map((f) => ({ probe: f.probe, entry: f.entry, rc: f.rc, stderr: err.probes.get(`${f.probe}#${f.attempt}`) ?? '' }));
     const plan = finalPlan({ uuid, spec, where, collected, startedAt: r.startedAt, onTargetMs, stderr: err.own, config: r.config });
     const now = collector.targetDate();
     await writer.add('octoscan-remote/scan.json', Buffer.from(scanReport(spec, s, session, collected, {
       attempt: r.attempt, startedAt: r.startedAt, onTargetMs, exit, stderr: err.own.slice(0, 4096), failed: failedCommands,
-      command: started.command, sudoRefused: started.refused, extra: r.extra, scriptSha256: sha256,
+      command: started.command, sudoRefused: started.refused, extra: r.extra, scriptSha256: sha256, killed: liveSteering.killed,
     })), { date: now });
     for (const e of plan.entries) await writer.add(e.name, e.data, { date: now });
     const { path, bytes } = await writer.commit(plan.ext);
@@ -283,6 +297,7 @@ export async function runScript(session: Session, spec: HostSpec, s: ScanSetting
     throw signal.aborted && signal.reason instanceof ScanError ? signal.reason : asScanError(err, where, phase);
   } finally {
     clearTimeout(lingerTimer);
+    steering?.close();
     await collector?.dispose();
     await writer?.abort();
   }
@@ -315,28 +330,18 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * Keeps the first bytes of a stream (the target's stderr, for diagnostics) and
- * drains the rest. Scrubbed as it comes, before the cut: no part of a secret survives it.
+ * The target's standard error as it arrives: the shell's own (its first `max`
+ * bytes) and each command's head (StderrSplitter). Scrubbed as it comes,
+ * before any cut: no part of a secret survives it.
  */
-function keepHead(stream: Readable, max: number): () => string {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let total = 0;
+function splitStream(stream: Readable, token: string, max: number): () => SplitStderr {
   const scrub = new ScrubStream();
-  const take = (c: Buffer): void => {
-    total += c.length;
-    if (size < max) {
-      // A copy: a slice would keep the transport's whole receive buffer alive.
-      chunks.push(Buffer.from(c.subarray(0, max - size)));
-      size += Math.min(c.length, max - size);
-    }
-  };
-  stream.on('data', (c: Buffer) => take(scrub.push(c)));
+  const split = new StderrSplitter(token, max);
+  stream.on('data', (c: Buffer) => split.push(scrub.push(c)));
   stream.on('error', () => {});
   return () => {
-    take(scrub.end()); // what it held back; nothing more is read after this
-    const text = Buffer.concat(chunks).toString('utf8');
-    return total > size ? `${text}\n[... ${total - size} more bytes]` : text;
+    split.push(scrub.end()); // what it held back; nothing more is read after this
+    return split.end();
   };
 }
 
@@ -357,6 +362,7 @@ function scanReport(
     sudoRefused?: string;
     extra?: Record<string, unknown>;
     scriptSha256: string;
+    killed: import('./steering.js').Killed[];
   },
 ): string {
   return JSON.stringify(
@@ -379,6 +385,8 @@ function scanReport(
       entries: c.entries,
       skipped: c.skips,
       failed: run.failed,
+      // Commands the controller ended: past their deadline, or past their entry's cap.
+      killed: run.killed,
       bytesReceived: c.bytesReceived,
       hostCapReached: c.hostCapReached,
       noise: c.noise,
