@@ -79,7 +79,7 @@ describe('package probes: the query formats byte for byte (spec section 4)', () 
     assert.ok(shell.includes("'dpkg-query' '-W' '-f' '${Package}\\t${Version}\\t${Architecture}\\t${binary:Summary}\\n'"), shell);
     assert.ok(!shell.includes('\t'), 'a real TAB character leaked into the shell');
     const [call] = stubCalls(shell, ['_cmd'], '_have() { return 0; }');
-    assert.deepEqual(call.slice(6), ['dpkg-query', '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\t${binary:Summary}\\n']);
+    assert.deepEqual(call.slice(5), ['dpkg-query', '-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\t${binary:Summary}\\n']);
   });
 
   it('rpm --queryformat is the spec text byte for byte', () => {
@@ -93,7 +93,7 @@ describe('package probes: the query formats byte for byte (spec section 4)', () 
     const shell = probeShell(byId.get('rpm')!);
     assert.ok(shell.includes(`'rpm' '-qa' '--queryformat' '${fmt}'`), shell);
     const calls = stubCalls(shell, ['_cmd'], '_have() { [ "$1" = rpm ]; }');
-    assert.deepEqual(calls, [['_cmd', 'rpm#0', 'rpm/installed.txt', String(64 * MiB + 1), '0', '0', 'rpm', '-qa', '--queryformat', fmt]]);
+    assert.deepEqual(calls, [['_cmd', 'rpm#0', 'rpm/installed.txt', '0', '0', 'rpm', '-qa', '--queryformat', fmt]]);
   });
 
   it('precedence: dpkg, else apk, else rpm (guarded by what is installed)', () => {
@@ -110,7 +110,10 @@ ${pk}`).toString();
   });
 });
 
-describe('every probe passes its cap + 1 and its argv exactly', () => {
+// Commands, files and globs take no cap on the target: the controller holds
+// each entry to its cap and ends the command that passes it (steering.ts).
+// Only the builtins that keep java -version's output in the shell take one.
+describe('every probe passes its argv exactly (and the Java builtins their cap + 1)', () => {
   const stubs = ['_cmd', '_file', '_glob', '_total_memory', '_java_default', '_java_home', '_java_static', '_java_dynamic', '_r'];
   // Every guard true, so each probe's first branch runs.
   const allThere = '_have() { return 0; }';
@@ -128,17 +131,15 @@ describe('every probe passes its cap + 1 and its argv exactly', () => {
             assert.deepEqual(calls, []);
             const real = stubCalls(shell, stubs, `_have() { [ "$1" = ${shq(p.argv[0])} ]; }`);
             assert.equal(real.length, 1);
-            assert.deepEqual(real[0].slice(6), p.argv);
-            assert.equal(real[0][3], capPlusOne(p));
+            assert.deepEqual(real[0].slice(5), p.argv);
             return;
           }
           // Stubs return 0, so only the first attempt runs: the || chain stops there.
           assert.equal(calls.length, 1, JSON.stringify(calls));
-          const [name, idAttempt, entry, cap, ok, more, ...argv] = calls[0];
+          const [name, idAttempt, entry, ok, more, ...argv] = calls[0];
           assert.equal(name, '_cmd');
           assert.equal(idAttempt, `${p.id}#0`);
           assert.equal(entry, p.entry);
-          assert.equal(cap, capPlusOne(p));
           assert.deepEqual(ok.split(' '), ['0', ...(p.okExit ?? []).map(String)]);
           assert.equal(more, attempts.length > 1 ? '1' : '0');
           assert.deepEqual(argv, p.argv);
@@ -147,21 +148,21 @@ describe('every probe passes its cap + 1 and its argv exactly', () => {
           assert.equal(chain.length, attempts.length);
           chain.forEach((c, i) => {
             assert.equal(c[0], `${p.id}#${i}`);
-            assert.equal(c[2], capPlusOne(p));
-            assert.equal(c[4], i < attempts.length - 1 ? '1' : '0');
-            assert.deepEqual(c.slice(5), attempts[i]);
+            assert.equal(c[3], i < attempts.length - 1 ? '1' : '0');
+            assert.deepEqual(c.slice(4), attempts[i]);
           });
           return;
         }
         case 'file': {
           assert.equal(calls.length, 1);
-          assert.deepEqual(calls[0], ['_file', p.id, p.entry, p.paths[0], capPlusOne(p), p.needsRoot ? '1' : '0', '0']);
+          // How: t = read by the shell (small kernel text), else cat.
+          assert.deepEqual(calls[0], ['_file', p.id, p.entry, p.paths[0], p.needsRoot ? '1' : '0', p.text ? 't' : '0']);
           return;
         }
         case 'glob': {
           assert.equal(calls.length, 1);
-          const [name, id, dir, cap, rootOnly, binary, ...files] = calls[0];
-          assert.deepEqual([name, id, dir, cap, rootOnly, binary], ['_glob', p.id, p.entryDir, capPlusOne(p), (p.rootOnly ?? []).join(' '), p.binary ? '1' : '0']);
+          const [name, id, dir, rootOnly, how, ...files] = calls[0];
+          assert.deepEqual([name, id, dir, rootOnly, how], ['_glob', p.id, p.entryDir, (p.rootOnly ?? []).join(' '), p.binary ? '1' : p.text ? 't' : '0']);
           // the pattern was expanded by the shell (or left as is when nothing matched)
           assert.ok(files.length >= 1);
           return;
@@ -233,7 +234,9 @@ describe('buildScript', () => {
   it('holds the token exactly once, in the _T assignment, and every probe in order', () => {
     const script = buildScript({ linux: linuxProbes }, { token: TOKEN });
     assert.equal(script.split(TOKEN).length - 1, 1);
-    assert.ok(script.startsWith(`_T='${TOKEN}'\n`));
+    assert.ok(script.startsWith(`_T='${TOKEN}' _H=900\n`));
+    assert.ok(buildScript({ linux: linuxProbes }, { token: TOKEN, deadlineSeconds: 45.5 }).startsWith(`_T='${TOKEN}' _H=46\n`));
+    assert.throws(() => buildScript({ linux: linuxProbes }, { token: TOKEN, deadlineSeconds: 0 }));
     assert.ok(script.includes(prelude()));
     let at = script.indexOf('_facts_linux\n');
     assert.ok(at > 0);
@@ -242,7 +245,8 @@ describe('buildScript', () => {
       assert.ok(next > at, `probe ${p.id} missing or out of order`);
       at = next;
     }
-    assert.ok(script.endsWith('_r Z\nexit 0\n'));
+    // One function run by the last line: the shell has read every byte before anything runs (_steer).
+    assert.ok(script.endsWith('}\n_start; _main; _end; exit 0\n'));
   });
 
   it('is valid sh for dash, bash and busybox (sh -n)', (t) => {

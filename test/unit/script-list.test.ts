@@ -25,6 +25,8 @@ const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 
 const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'in', '!', '{', '}']);
 const BUILTINS = new Set([
   'printf', 'echo', 'read', 'test', '[', 'kill', 'wait', 'command', 'return', 'exit', 'shift', 'set', 'export', 'break', 'continue', 'true', 'false', ':', 'umask', 'trap', 'cd', 'local',
+  // exec with redirections only (exec 8>&1): no program is started.
+  'exec',
   // Runs its argument as code: allowed only because every eval in the script is
   // checked below to do nothing but assign variables.
   'eval',
@@ -52,7 +54,7 @@ function code(script: string): string {
     .replace(/\bcase\s+\S+\s+in\b/g, ';; ');
 }
 
-/** The first word of each simple command, and the command a `_to`/`_toin`/`env` wrapper runs. */
+/** The first word of each simple command, and the command a `_run`/`env` wrapper runs. */
 function commandWords(src: string): string[] {
   let c = code(src);
   // case patterns: "pat)" at a line start or after ";;"
@@ -74,7 +76,7 @@ function commandWords(src: string): string[] {
       if (!/^([A-Za-z0-9_./+][A-Za-z0-9_./+-]*|"\$[^"\s]*")$/.test(cmd)) break;
       if (cmd === "''" || cmd === '""') break;
       words.push(cmd);
-      if (cmd === '_to' || cmd === '_toin' || cmd === '"$_ctf"') {
+      if (cmd === '_run') {
         i++; // the deadline
         cmd = w[i++];
         continue;
@@ -96,8 +98,7 @@ function definedFunctions(src: string): Set<string> {
 
 /** What a word that is a variable runs; every one must be known. */
 const DYNAMIC: Record<string, string> = {
-  '"$@"': "the argv given to _to/_toin: a probe's command (its programs are in the list)",
-  '"$_ctf"': '_to or _toin (a function)',
+  '"$@"': "the argv given to _run (or fed input by _crun): a probe's command (its programs are in the list)",
   '"$_capb"': 'head (or _cap, a function, where head has no -c)',
   '"$_jj"': '<java>',
   '"$_jvj"': '<java>',
@@ -171,13 +172,14 @@ describe('octoscan-remote script', () => {
   });
 
   it('the script reader finds commands where sh would run them', () => {
-    const words = commandWords(`# tee in a comment\na=1 foo -x | bar 2>&1; x=$(baz -q "$y")\nif [ "$(qux)" = a ]; then _to 60 env -i "$_jj" -version; fi\ncase $1 in pat) zap ;; esac\nprintf '%s' 'rm -rf /' >&3\n`);
-    assert.deepEqual(words.filter((w) => !KEYWORDS.has(w)), ['foo', 'bar', 'baz', 'qux', '_to', 'env', '"$_jj"', 'zap', 'printf']);
+    const words = commandWords(`# tee in a comment\na=1 foo -x | bar 2>&1; x=$(baz -q "$y")\nif [ "$(qux)" = a ]; then _run 60 env -i "$_jj" -version; fi\ncase $1 in pat) zap ;; esac\nprintf '%s' 'rm -rf /' >&3\n`);
+    assert.deepEqual(words.filter((w) => !KEYWORDS.has(w)), ['foo', 'bar', 'baz', 'qux', '_run', 'env', '"$_jj"', 'zap', 'printf']);
   });
 
   it('the listed programs are the only ones the script can start, and none of them writes', () => {
     const script = buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: PLACEHOLDER_TOKEN, javaDirs: ['/srv/java'] });
-    const functions = definedFunctions(prelude() + preludeDarwin());
+    // The preludes' functions and _main, the one the generated script wraps its probes in.
+    const functions = definedFunctions(prelude() + preludeDarwin() + '\n_main() {');
     const words = new Set(commandWords(script));
     // believe the reader only if it sees what is obviously there
     for (const w of ['uname', 'head', 'find', 'sort', 'env', '"$_jj"', '_cmd', '_glob', '/usr/bin/dscl', 'renice', 'sleep']) assert.ok(words.has(w), `the reader missed ${w}: ${[...words].join(' ')}`);
@@ -211,7 +213,8 @@ describe('octoscan-remote script', () => {
     for (const m of script.matchAll(call)) {
       calls++;
       const args = [...m[2].matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((x) => (x[1] !== undefined ? x[1].replace(/'\\''/g, "'") : x[2]));
-      const argv = args.slice(m[1] === '_cmd' ? 5 : 8);
+      // _cmd PROBE ENTRY OKEXITS MORE ARGV; _cmdx PROBE ENTRY OKEXITS MORE SECONDS FLAGS INPUT ARGV
+      const argv = args.slice(m[1] === '_cmd' ? 4 : 7);
       assert.ok(listed.has(argv[0]), `${m[0]} starts ${argv[0]}, which the list does not name`);
       if (argv[0] === 'nice') assert.ok(listed.has(argv[3]), `${m[0]}: nice starts ${argv[3]}`);
     }

@@ -13,12 +13,14 @@ import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameParser, newToken, splitStderr, type Frame } from '../../src/probe/frames.js';
+import { Steering } from '../../src/scan/steering.js';
+import { runSteered, type Folded, type SteeredOptions } from '../helpers/steered-shell.js';
 import { buildScript } from '../../src/probe/script.js';
 import type { Probe } from '../../src/probe/probe.js';
 import { linuxProbes } from '../../targets/index.js';
 
 const DEADLINE_MS = 60_000;
-/** The watchdog of _to ticks in 1 s sleeps: a cancelled one may outlive the script by up to a second. */
+/** The reader and the backstop get SIGTERM just before the end record; they may take a moment to go. */
 const ORPHAN_GRACE_MS = 5_000;
 
 interface Shell {
@@ -139,9 +141,22 @@ async function runShell(shell: Shell): Promise<Run> {
   const pgid = child.pid!;
   const parser = new FrameParser(token);
   let open: EntrySeen | undefined;
+  // The controller's side, as a scan has it: "H" after R, deadlines, end of input after Z.
+  const steering = new Steering((line) => {
+    if (child.stdin.writable && !child.stdin.writableEnded) child.stdin.write(line);
+  });
   const onFrame = (f: Frame): void => {
     run.frames++;
     switch (f.type) {
+      case 'ready':
+        steering.onReady();
+        break;
+      case 'started':
+        steering.onStarted(f.pid, f.seconds);
+        break;
+      case 'ended':
+        steering.onEnded(f.pid);
+        break;
       case 'begin':
         open = { probe: f.probe, attempt: f.attempt, name: f.name.toString('latin1'), rc: -1, more: false, bytes: 0 };
         break;
@@ -167,6 +182,8 @@ async function runShell(shell: Shell): Promise<Run> {
         break;
       case 'done':
         run.done = true;
+        steering.close();
+        child.stdin.end();
         break;
     }
   };
@@ -181,7 +198,7 @@ async function runShell(shell: Shell): Promise<Run> {
   const errChunks: Buffer[] = [];
   child.stderr.on('data', (c: Buffer) => errChunks.push(c));
   child.stdin.on('error', () => {}); // a shell that dies early closes its stdin
-  child.stdin.end(script);
+  child.stdin.write(script);
   const timer = setTimeout(() => {
     run.timedOut = true;
     try {
@@ -198,6 +215,7 @@ async function runShell(shell: Shell): Promise<Run> {
     });
   });
   clearTimeout(timer);
+  steering.close();
   run.ms = performance.now() - started;
   run.leftAtExit = processGroup(pgid);
   const graceEnd = Date.now() + ORPHAN_GRACE_MS;
@@ -308,12 +326,12 @@ describe('the generated script on dash, busybox sh and bash', { timeout: 3 * DEA
       assert.equal(closed, opened, 'every P record is closed');
     });
 
-    it(`${name}: leaves no process behind (only watchdog sleeps, gone within the grace period)`, (t) => {
+    it(`${name}: leaves no process behind (the reader and the backstop go with the end record)`, (t) => {
       const r = get(t, name);
       if (!r) return;
       if (r.leftAtExit.length) t.diagnostic(`${name}: at exit still running: ${r.leftAtExit.join('; ')}`);
-      // A cancelled watchdog (a subshell of the shell itself, being killed) and its "sleep 1"
-      // may outlive the script by a second (prelude _to); no probe command may.
+      // The reader and the backstop (subshells of the shell itself) and the backstop's
+      // sleep get SIGTERM just before Z and may still be going; no probe command may.
       const shellComm = r.shell.argv[0];
       assert.deepEqual(r.leftAtExit.filter((p) => !p.endsWith(' sleep') && !p.endsWith(` ${shellComm}`)), []);
       assert.deepEqual(r.leftAfterGrace, [], `still running ${ORPHAN_GRACE_MS} ms after exit`);
@@ -354,7 +372,7 @@ describe('the generated script on dash, busybox sh and bash', { timeout: 3 * DEA
     );
   }
 
-  it('dash, busybox sh and bash give the same final entry set (differences computed and explained)', (t) => {
+  it('dash, busybox sh and bash give the same final entry set (differences computed and explained)', async (t) => {
     const present = SHELLS.map((s) => runs.get(s.name)).filter((r): r is Run => !!r && !r.missing);
     if (present.length < 2) {
       const why = `SKIPPED: fewer than two shells available (${present.map((r) => r.shell.name).join(', ')})`;
@@ -406,7 +424,7 @@ describe('the generated script on dash, busybox sh and bash', { timeout: 3 * DEA
     }
   });
 
-  it('the three shells report the same facts and the same skips', (t) => {
+  it('the three shells report the same facts and the same skips', async (t) => {
     const present = SHELLS.map((s) => runs.get(s.name)).filter((r): r is Run => !!r && !r.missing);
     if (present.length < 2) {
       t.skip('SKIPPED: fewer than two shells available');
@@ -448,49 +466,23 @@ describe('the generated script on dash, busybox sh and bash', { timeout: 3 * DEA
 // shell. Only the folder differs from a real target; the functions are the
 // ones the script ships.
 
-interface Folded {
-  type: string;
-  probe?: string;
-  attempt?: number;
-  name?: string;
-  mtime?: number;
-  mode?: number;
-  body?: Buffer;
-  rc?: number;
-  more?: boolean;
-  id?: number;
-  message?: string;
-}
-
-/** Runs `body` after the real prelude on `shell`; returns the records, bodies folded into begins. */
-function runPrelude(shell: Shell, body: string, timeoutMs = 60_000): { records: Folded[]; stderr: string; ms: number } {
+/**
+ * Runs `body` after the real prelude on `shell`, the way the generated script
+ * runs its probes (inside _main, after _start), with the controller's side of
+ * the protocol (test/helpers/steered-shell.ts); returns the records, bodies
+ * folded into begins.
+ */
+async function runPrelude(
+  shell: Shell,
+  body: string,
+  opts: { timeoutMs?: number; capOf?: (entry: string) => number | undefined; unsteered?: boolean; deadline?: number; onRecord?: SteeredOptions['onRecord'] } = {},
+): Promise<{ records: Folded[]; stderr: string; ms: number; killed: import('../../src/scan/steering.js').Killed[]; code: number | null; pid: number }> {
   const t = newToken();
-  const started = performance.now();
-  const r = spawnSync(shell.argv[0], shell.argv.slice(1), {
-    input: `_T='${t}'\n${preludeText}\n${body}\n_r Z\nexit 0\n`,
-    timeout: timeoutMs,
-    maxBuffer: 64 << 20,
-  });
-  const ms = performance.now() - started;
-  if (r.error) throw r.error;
-  const parser = new FrameParser(t);
-  const records: Folded[] = [];
-  let open: Folded | undefined;
-  for (const f of parser.push(r.stdout)) {
-    if (f.type === 'data') {
-      open!.body = Buffer.concat([open!.body!, f.chunk]);
-      continue;
-    }
-    if (f.type === 'begin') {
-      open = { type: 'begin', probe: f.probe, attempt: f.attempt, name: f.name.toString('utf8'), mtime: f.mtime, mode: f.mode, body: Buffer.alloc(0) };
-      records.push(open);
-    } else if (f.type === 'end') records.push({ type: 'end', rc: f.rc, more: f.more });
-    else if (f.type === 'warning') records.push({ type: 'warning', id: f.id, message: f.message });
-    else if (f.type === 'done') records.push({ type: 'done' });
-    else records.push({ type: f.type });
-  }
-  parser.end();
-  return { records, stderr: r.stderr.toString(), ms };
+  const script = `_T='${t}' _H=${opts.deadline ?? 120}\n${preludeText}\n_main() {\n${body}\n}\n_start; _main; _end; exit 0\n`;
+  const r = await runSteered(shell.argv, script, t, { timeoutMs: opts.timeoutMs ?? 60_000, capOf: opts.capOf, unsteered: opts.unsteered, onRecord: opts.onRecord });
+  assert.equal(r.parseError, undefined);
+  const records = r.records.filter((x) => x.type !== 'info');
+  return { records, stderr: r.stderrRaw, ms: r.ms, killed: r.killed, code: r.code, pid: r.pid };
 }
 
 const preludeText = (await import('../../src/probe/script.js')).prelude();
@@ -524,7 +516,7 @@ describe('prelude functions on real files', () => {
         return !!missing;
       };
 
-      it('_file sends cap+1 bytes at most, byte for byte; folders and missing files are warnings', async (t) => {
+      it('_file copies byte for byte (cat, or the shell\'s read for small kernel text); folders and missing files are warnings', async (t) => {
         if (skipIfMissing(t)) return;
         const { writeFile: wf, mkdir: md } = await import('node:fs/promises');
         const d = join(dir, `file-${shell.name}`);
@@ -532,19 +524,59 @@ describe('prelude functions on real files', () => {
         const content = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 13) & 0xff));
         await wf(join(d, 'f'), content);
         await wf(join(d, 'crlf'), 'a\r\nb\r\n\0c');
-        const { records } = runPrelude(shell, `_file p e/f '${d}/f' 11 0 0\n_file p e/crlf '${d}/crlf' 100 0 1\n_file p e/dir '${d}' 100 0 0\n_file p e/none '${d}/none' 100 0 0`);
-        assert.deepEqual(records[0].body, content.subarray(0, 11));
+        await wf(join(d, 'text'), ' lead\\n %s\ttab\n\nlast line without newline');
+        await wf(join(d, 'text-nl'), 'one\n');
+        await wf(join(d, 'empty'), '');
+        const { records } = await runPrelude(
+          shell,
+          [
+            `_mtimes '${d}/f' '${d}/crlf'`,
+            `_file p e/f '${d}/f' 0 0`,
+            `_file p e/crlf '${d}/crlf' 0 1`,
+            `_file p e/dir '${d}' 0 0`,
+            `_file p e/none '${d}/none' 0 0`,
+            `_file p e/text '${d}/text' 0 t`,
+            `_file p e/text-nl '${d}/text-nl' 0 t`,
+            `_file p e/empty '${d}/empty' 0 t`,
+          ].join('\n'),
+        );
+        assert.deepEqual(records[0].body, content);
         assert.equal(records[0].name, 'e/f');
         assert.ok(Math.abs(records[0].mtime! - Date.now() / 1000) < 120, `mtime ${records[0].mtime}`);
         assert.equal(records[0].mode, undefined, 'no mode for a text file');
         assert.deepEqual(records[1], { type: 'end', rc: 0, more: false });
         assert.deepEqual(records[2].body, Buffer.from('a\r\nb\r\n\0c'));
         assert.equal(records[2].mode, 0o644, 'binary: the source mode');
-        assert.deepEqual(records.slice(4), [
+        assert.deepEqual(records.slice(4, 6), [
           { type: 'warning', id: 1002, message: `cannot read ${d}: IsADirectoryError(21, 'Is a directory')` },
           { type: 'warning', id: 1001, message: `add_file cannot read '${d}/none': file does not exist` },
-          { type: 'done' },
         ]);
+        // The shell's read: every byte but NUL, the last line as it ends; the time from date -r (not in the one stat).
+        assert.equal(records[6].body!.toString(), ' lead\\n %s\ttab\n\nlast line without newline');
+        assert.ok(Math.abs(records[6].mtime! - Date.now() / 1000) < 120, `mtime ${records[6].mtime}`);
+        assert.equal(records[8].body!.toString(), 'one\n');
+        assert.equal(records[10].body!.toString(), '');
+        assert.deepEqual(records.at(-1), { type: 'done' });
+      });
+
+      it('an endless file or command is stopped by the controller at its cap: the target keeps no head', async (t) => {
+        if (skipIfMissing(t)) return;
+        const cap = 64 * 1024;
+        const { records, ms, killed } = await runPrelude(shell, [`_file p e/zero /dev/zero 0 0`, `_cmd b#0 e/b '0' 0 yes`, `_r W 1 still-here`].join('\n'), {
+          capOf: () => cap,
+        });
+        assert.ok(ms < 45_000, `took ${ms} ms`);
+        const zero = records[0];
+        assert.equal(zero.name, 'e/zero');
+        assert.ok(zero.body!.length > cap, 'the file ran past its cap');
+        // What crosses after the cap is bounded by the pipe and the time a line takes to arrive.
+        assert.ok(zero.body!.length < cap + 64 * 1024 * 1024, `${zero.body!.length} bytes`);
+        assert.equal(records[1].rc, 137, 'cat killed');
+        assert.deepEqual(records[2], { type: 'warning', id: 1003, message: "cannot read /dev/zero: OSError(5, 'Input/output error')" });
+        assert.equal(records[3].name, 'e/b');
+        assert.equal(records[4].rc, 137, 'yes killed');
+        assert.deepEqual(records[5], { type: 'warning', id: 1, message: 'still-here' });
+        assert.deepEqual(killed.map((k) => [k.why, k.entry]), [['cap', 'e/zero'], ['cap', 'e/b']]);
       });
 
       it('_glob: odd names arrive as they are, folders are passed over, a name holding a newline is kept %0A-escaped with a warning', async (t) => {
@@ -557,7 +589,7 @@ describe('prelude functions on real files', () => {
         await wf(join(d, 'x\ny'), 'nl');
         await wf(join(d, '%\n\n'), 'pct');
         await chmod(join(d, 'a b'), 0o600);
-        const { records } = runPrelude(shell, `_glob p out 100 '' 1 '${d}/'*`);
+        const { records } = await runPrelude(shell, `_glob p out '' 1 '${d}/'*`);
         const all = records.filter((r) => r.type === 'begin');
         // names holding a newline are announced as out//<name with %25 and %0A>, body intact
         const escaped = all.filter((r) => r.name!.startsWith('out//'));
@@ -586,50 +618,72 @@ describe('prelude functions on real files', () => {
           const { probeShell } = await import('../../src/probe/script.js');
           const shellText = probeShell(hyperv).split("'/var/lib/hyperv/").join(`'${d}/`);
           assert.notEqual(shellText, probeShell(hyperv), 'the probe no longer reads /var/lib/hyperv: update this test');
-          const { records } = runPrelude(shell, shellText);
+          const { records } = await runPrelude(shell, shellText);
           assert.deepEqual(records.filter((r) => r.type === 'begin').map((r) => r.name), [0, 1, 2, 3, 4].map((i) => `hyperv/.kvp_pool_${i}`));
         },
       );
 
-      it('_cmd: the exit status, the output, the cap; a command reading stdin does not eat the script', (t) => {
+      it('_cmd: the exit status, the output, stderr in its P section; a command reading stdin gets /dev/null, not the script or the controller\'s lines', async (t) => {
         if (skipIfMissing(t)) return;
-        const { records, ms } = runPrelude(
+        const { records, stderr } = await runPrelude(
           shell,
           [
-            `_cmd a#0 e/a 100 '0' 0 sh -c 'printf "hi\\n"; printf err >&2; exit 3'`,
-            `_cmd b#0 e/b 1001 '0' 1 yes`,
-            `_cmd c#0 e/c 100 '0' 0 cat`,
+            `_cmd a#0 e/a '0' 0 sh -c 'printf "hi\\n"; printf err >&2; exit 3'`,
+            `_cmd c#0 e/c '0' 1 cat`,
             `_r W 1 still-here`,
           ].join('\n'),
         );
-        // without the target-side cap, `yes` would run until its 600 s deadline
-        assert.ok(ms < 45_000, `took ${ms} ms`);
         assert.equal(records[0].body!.toString(), 'hi\n');
         assert.deepEqual(records[1], { type: 'end', rc: 3, more: false });
-        assert.equal(records[2].body!.length, 1001, 'an endless command is cut at cap+1 on the target');
-        assert.equal(records[3].type, 'end');
-        assert.equal(records[3].more, true);
-        assert.notEqual(records[3].rc, 0, 'yes dies of SIGPIPE');
-        assert.deepEqual(records[4].body, Buffer.alloc(0), 'cat got /dev/null, not the script');
-        assert.deepEqual(records[5], { type: 'end', rc: 0, more: false });
-        assert.deepEqual(records[6], { type: 'warning', id: 1, message: 'still-here' });
+        assert.deepEqual(records[2].body, Buffer.alloc(0), 'cat got /dev/null');
+        assert.deepEqual(records[3], { type: 'end', rc: 0, more: true });
+        assert.deepEqual(records[4], { type: 'warning', id: 1, message: 'still-here' });
+        assert.equal(splitStderr(stderr, stderr.match(/@@OCTO:[0-9a-f]{32}@@/)![0]).probes.get('a#0'), 'err');
       });
 
-      it('_to kills a command at its deadline', (t) => {
+      it('_run: the controller kills a command at its deadline (K line on standard input)', async (t) => {
         if (skipIfMissing(t)) return;
-        const { records, ms } = runPrelude(shell, `_to 1 sleep 30; _r W 1 "rc=$?"`);
+        const { records, ms, killed } = await runPrelude(shell, `_run 1 sleep 30; _r W 1 "rc=$?"`);
         assert.ok(ms < 25_000, `took ${ms} ms: sleep 30 was not killed at its 1 s deadline`);
         assert.deepEqual(records[0], { type: 'warning', id: 1, message: 'rc=137' });
+        assert.deepEqual(killed.map((k) => [k.why, k.seconds]), [['deadline', 1]]);
       });
 
-      it('_java_static prunes only the system folders a search folder contains', (t) => {
+      it('the controller gone (end of input after H): the running command and the shell end at once', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { records, ms, code } = await runPrelude(shell, `_r W 1 before; _run 600 sleep 300; _r W 1 after`, {
+          onRecord: (r, stdin) => {
+            // The first record after H: the controller goes away while sleep runs.
+            if (r.type === 'warning' && r.message === 'before') setTimeout(() => stdin.end(), 300);
+          },
+        });
+        assert.ok(ms < 20_000, `took ${ms} ms`);
+        assert.deepEqual(records.filter((r) => r.type === 'warning').map((r) => r.message), ['before'], 'nothing ran after the controller left');
+        assert.equal(records.some((r) => r.type === 'done'), false);
+        assert.notEqual(code, 0);
+      });
+
+      it('a script run by hand (no controller: end of input, no H) runs to its end, unsteered', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { records } = await runPrelude(shell, `_run 600 sleep 1; _r W 1 "rc=$?"`, { unsteered: true });
+        assert.deepEqual(records, [{ type: 'warning', id: 1, message: 'rc=0' }, { type: 'done' }]);
+      });
+
+      it('the backstop: with the controller silent, the scan ends after its deadline', async (t) => {
+        if (skipIfMissing(t)) return;
+        const { records, ms } = await runPrelude(shell, `_r W 1 before; sleep 300; _r W 1 after`, { deadline: 2, unsteered: true });
+        assert.ok(ms < 20_000, `took ${ms} ms: the backstop did not end it`);
+        assert.deepEqual(records.filter((r) => r.type === 'warning').map((r) => r.message), ['before']);
+      });
+
+      it('_java_static prunes only the system folders a search folder contains', async (t) => {
         if (skipIfMissing(t)) return;
         // A function named find is found before PATH: it shows the argv the real one would get.
-        const argv = (roots: string): string[] => runPrelude(shell, `exec 5>&2; find() { printf '%s\\n' "$@" >&5; }; _java_static js 100000 ${roots}`).stderr.trim().split('\n');
-        assert.deepEqual(argv("'/opt' '/usr/lib'"), ['/opt', '/usr/lib', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
-        assert.deepEqual(argv("'/opt' '/'"), ['/opt', '/', '(', '-path', '/dev', '-o', '-path', '/proc', '-o', '-path', '/run', '-o', '-path', '/sys', '-o', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
-        assert.deepEqual(argv("'/etc/' '/srv'"), ['/etc/', '/srv', '(', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
-        assert.deepEqual(argv("'/pr' '/sys/x'"), ['/pr', '/sys/x', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        const argv = async (roots: string): Promise<string[]> => (await runPrelude(shell, `exec 5>&2; find() { printf '%s\\n' "$@" >&5; }; _java_static js 100000 ${roots}`)).stderr.trim().split('\n');
+        assert.deepEqual(await argv("'/opt' '/usr/lib'"), ['/opt', '/usr/lib', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(await argv("'/opt' '/'"), ['/opt', '/', '(', '-path', '/dev', '-o', '-path', '/proc', '-o', '-path', '/run', '-o', '-path', '/sys', '-o', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(await argv("'/etc/' '/srv'"), ['/etc/', '/srv', '(', '-path', '/etc', ')', '-prune', '-o', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
+        assert.deepEqual(await argv("'/pr' '/sys/x'"), ['/pr', '/sys/x', '-name', 'java', '(', '-type', 'f', '-o', '-type', 'l', ')', '-print']);
       });
 
       it('java -version runs once per binary, however many paths reach it; each record keeps its own path', async (t) => {
@@ -642,7 +696,7 @@ describe('prelude functions on real files', () => {
         await wf(join(j, 'a', 'bin', 'java'), `#!/bin/sh\necho run >> '${count}'\nprintf 'openjdk version "21"\\n' >&2\n`);
         await chmod(join(j, 'a', 'bin', 'java'), 0o755);
         await symlink(join(j, 'a', 'bin', 'java'), join(j, 'b', 'bin', 'java'));
-        const { records } = runPrelude(shell, `_java_static js 100000 '${j}'; _java_record jd java/static/default_java/version '${j}/b/bin/java' 100000`);
+        const { records } = await runPrelude(shell, `_java_static js 100000 '${j}'; _java_record jd java/static/default_java/version '${j}/b/bin/java' 100000`);
         const begins = records.filter((r) => r.type === 'begin');
         assert.deepEqual(begins.map((r) => r.body!.toString()), [
           `Path:${j}/a/bin/java\nVariant:JRE\n\nopenjdk version "21"\n`,
@@ -662,7 +716,7 @@ describe('prelude functions on real files', () => {
           await wf(join(j, 'jdk', 'bin', 'java'), `#!/bin/sh\necho run >> '${ran}'\n`);
           await chmod(join(j, 'jdk', 'bin', 'java'), 0o755);
           await wf(join(j, 'jdk', 'release'), 'JAVA_VERSION="17.0.9"\nIMPLEMENTOR="Eclipse Adoptium"\nOS_NAME="Linux"\n');
-          const { records } = runPrelude(shell, `_java_static js 100000 '${j}'`);
+          const { records } = await runPrelude(shell, `_java_static js 100000 '${j}'`);
           const body = records.find((r) => r.type === 'begin')!.body!.toString();
           const why = process.getuid?.() === 0 ? 'its owner uid 0 is root: it would run as root' : `this scan runs as uid ${process.getuid?.()}: only root can run it as its owner`;
           assert.equal(
@@ -694,7 +748,7 @@ describe('prelude functions on real files', () => {
           await wf(join(d, 'cmdline'), Buffer.from(cases[i][0].replace(/\\0/g, '\0'), 'latin1'));
           lines.push(`if _is_probe_jvm '${d}'; then _r W 1 yes; else _r W 1 no; fi`);
         }
-        const { records } = runPrelude(shell, lines.join('\n'));
+        const { records } = await runPrelude(shell, lines.join('\n'));
         assert.deepEqual(records.filter((r) => r.type === 'warning').map((r) => r.message), cases.map(([, probe]) => (probe ? 'yes' : 'no')));
       });
 
@@ -717,7 +771,7 @@ describe('prelude functions on real files', () => {
         await md(join(j, 'e', 'java'), { recursive: true }); // a folder named java: skipped
         await md(join(j, 'f', 'bin'), { recursive: true });
         await symlink(join(j, 'a', 'bin', 'java'), join(j, 'f', 'bin', 'java')); // a link: kept, by its own path
-        const { records } = runPrelude(shell, `_java_static js 100000 '${j}' '${j}/a'`);
+        const { records } = await runPrelude(shell, `_java_static js 100000 '${j}' '${j}/a'`);
         const begins = records.filter((r) => r.type === 'begin');
         assert.deepEqual(begins.map((r) => r.name), ['java/static/opt_1/version', 'java/static/opt_2/version', 'java/static/opt_3/version', 'java/static/opt_4/version']);
         assert.deepEqual(begins.map((r) => r.body!.toString().split('\n')[0]), [`Path:${j}/a/bin/java`, `Path:${j}/b/bin/java`, `Path:${j}/c/bin/java`, `Path:${j}/f/bin/java`]);

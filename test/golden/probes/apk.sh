@@ -1,4 +1,4 @@
 if _have 'dpkg-query'; then _r S apk superseded
 elif _have 'apk'; then
-  _cmd apk#0 'apk/installed.txt' 67108865 '0' 0 'apk' 'list' '--installed'
+  _cmd apk#0 'apk/installed.txt' '0' 0 'apk' 'list' '--installed'
 else _r S apk not-found:apk; fi

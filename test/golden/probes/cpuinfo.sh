@@ -1,2 +1,2 @@
-if [ -e '/proc/cpuinfo' ]; then _file cpuinfo 'proc/cpuinfo' '/proc/cpuinfo' 16777217 0 0
+if [ -e '/proc/cpuinfo' ]; then _file cpuinfo 'proc/cpuinfo' '/proc/cpuinfo' 0 0
 else _r S cpuinfo absent; fi

@@ -1,1 +1,1 @@
-_glob dmi 'sys/class/dmi/id' 65537 'product_uuid product_serial board_serial chassis_serial' 0 '/sys/class/dmi/id/'*
+_glob dmi 'sys/class/dmi/id' 'product_uuid product_serial board_serial chassis_serial' t '/sys/class/dmi/id/'*

@@ -1,3 +1,3 @@
 if _have 'hostnamectl'; then
-  _cmd hostnamectl#0 'cmd/hostnamectl' 65537 '0' 0 'hostnamectl' 'status'
+  _cmd hostnamectl#0 'cmd/hostnamectl' '0' 0 'hostnamectl' 'status'
 else _r S hostnamectl not-found:hostnamectl; fi

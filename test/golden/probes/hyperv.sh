@@ -1,1 +1,1 @@
-_glob hyperv 'hyperv' 16777217 '' 1 '/var/lib/hyperv/'* '/var/lib/hyperv/.'[!.]* '/var/lib/hyperv/..'?*
+_glob hyperv 'hyperv' '' 1 '/var/lib/hyperv/'* '/var/lib/hyperv/.'[!.]* '/var/lib/hyperv/..'?*

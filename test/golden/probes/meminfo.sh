@@ -1,2 +1,2 @@
-if [ -e '/proc/meminfo' ]; then _file meminfo 'proc/meminfo' '/proc/meminfo' 1048577 0 0
+if [ -e '/proc/meminfo' ]; then _file meminfo 'proc/meminfo' '/proc/meminfo' 0 t
 else _r S meminfo absent; fi

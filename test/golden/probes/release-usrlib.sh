@@ -1,1 +1,1 @@
-_glob release-usrlib 'release-usrlib' 1048577 '' 0 '/usr/lib/'*'-release'
+_glob release-usrlib 'release-usrlib' '' 0 '/usr/lib/'*'-release'

@@ -1,1 +1,1 @@
-_glob release-version 'release' 1048577 '' 0 '/etc/'*'_version'
+_glob release-version 'release' '' 0 '/etc/'*'_version'

@@ -1,1 +1,1 @@
-_glob release 'release' 1048577 '' 0 '/etc/'*'-release'
+_glob release 'release' '' 0 '/etc/'*'-release'

@@ -1,2 +1,2 @@
-if [ -e '/proc/version' ]; then _file version 'proc/version' '/proc/version' 65537 0 0
+if [ -e '/proc/version' ]; then _file version 'proc/version' '/proc/version' 0 t
 else _r S version absent; fi
