@@ -23,7 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { LINUX_BUILD, MACOS_BUILD } from '../../src/archive/octoscan-xml.js';
-import { FrameParser, newToken } from '../../src/probe/frames.js';
+import { newToken } from '../../src/probe/frames.js';
 import type { Probe } from '../../src/probe/probe.js';
 import { buildScript, checkSections, probeShell } from '../../src/probe/script.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
@@ -40,6 +40,7 @@ import {
   type EmulatedTarget,
 } from '../helpers/emulated-targets.js';
 import { sshdAvailable } from '../helpers/sshd.js';
+import { runSteered } from '../helpers/steered-shell.js';
 import { readZip, type ZipEntryInfo } from '../helpers/zip.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -312,22 +313,19 @@ describe('command probe options on dash, bash (POSIX mode) and busybox ash', () 
     test(name, { skip: existsSync(argv[0]) ? undefined : `${argv[0]} not installed` }, async () => {
       const token = newToken();
       const script = buildScript({ linux: probes }, { token });
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-      child.stdin.end(script);
-      const parser = new FrameParser(token);
+      // With the controller's side of the protocol: the deadline of t-slow is the controller's.
+      const run = await runSteered(argv, script, token);
+      assert.equal(run.parseError, undefined);
       const entries = new Map<string, { rc: number; data: string }>();
-      let open: { name: string; chunks: Buffer[] } | undefined;
-      for await (const chunk of child.stdout) {
-        for (const f of parser.push(chunk as Buffer)) {
-          if (f.type === 'begin') open = { name: f.name.toString(), chunks: [] };
-          else if (f.type === 'data') open!.chunks.push(f.chunk);
-          else if (f.type === 'end') {
-            entries.set(open!.name, { rc: f.rc, data: Buffer.concat(open!.chunks).toString() });
-            open = undefined;
-          }
+      let open: { name: string; data: string } | undefined;
+      for (const r of run.records) {
+        if (r.type === 'begin') open = { name: r.name!, data: r.body!.toString() };
+        else if (r.type === 'end') {
+          entries.set(open!.name, { rc: r.rc!, data: open!.data });
+          open = undefined;
         }
       }
-      parser.end();
+      assert.ok(run.done, `${name}: no end record`);
       const e = (n: string): { rc: number; data: string } => {
         const x = entries.get(n);
         assert.ok(x, `${name}: no ${n}; have ${[...entries.keys()].join(', ')}`);
@@ -347,9 +345,9 @@ describe('command probe options on dash, bash (POSIX mode) and busybox ash', () 
 
   test('the macOS probes: absolute paths, nice, their own deadlines, scutil fed on standard input', () => {
     const sh = new Map(darwinProbes.map((p) => [p.id, probeShell(p)]));
-    assert.match(sh.get('mac-system-profiler')!, new RegExp(`^if _have 'nice' && \\[ -x '/usr/sbin/system_profiler' \\]; then\n  _cmdx mac-system-profiler#0 'system_profiler\\.xml' \\d+ '0' 0 480 - '' 'nice' '-n' '20' '/usr/sbin/system_profiler' '-xml' ${SYSTEM_PROFILER_TYPES.map((t) => `'${t}'`).join(' ')}\n`));
-    assert.match(sh.get('mac-scutil-smb')!, /_cmdx mac-scutil-smb#0 'scutil\/com_apple_smb' \d+ '0' 0 30 - 'show com\.apple\.smb\n' '\/usr\/sbin\/scutil'/);
-    assert.match(sh.get('mac-java-home')!, /_cmdx mac-java-home#0 'cmd\/java_home' \d+ '0' 0 60 e '' '\/usr\/libexec\/java_home' '-V'/);
+    assert.match(sh.get('mac-system-profiler')!, new RegExp(`^if _have 'nice' && \\[ -x '/usr/sbin/system_profiler' \\]; then\n  _cmdx mac-system-profiler#0 'system_profiler\\.xml' '0' 0 480 - '' 'nice' '-n' '20' '/usr/sbin/system_profiler' '-xml' ${SYSTEM_PROFILER_TYPES.map((t) => `'${t}'`).join(' ')}\n`));
+    assert.match(sh.get('mac-scutil-smb')!, /_cmdx mac-scutil-smb#0 'scutil\/com_apple_smb' '0' 0 30 - 'show com\.apple\.smb\n' '\/usr\/sbin\/scutil'/);
+    assert.match(sh.get('mac-java-home')!, /_cmdx mac-java-home#0 'cmd\/java_home' '0' 0 60 e '' '\/usr\/libexec\/java_home' '-V'/);
     assert.match(sh.get('mac-java-home')!, /else _r S mac-java-home not-found:\/usr\/libexec\/java_home; _r B mac-java-home - - 'cmd\/java_home'; printf/);
     assert.match(sh.get('mac-brew')!, /^if _have 'brew'; then/);
   });
