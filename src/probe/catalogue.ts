@@ -4,7 +4,7 @@
 // drift apart. The programs the prelude itself starts are declared here too;
 // a test reads the script and proves that nothing else can be started.
 import { DEFAULT_ENTRY_CAP, KiB, MiB, type Probe } from './probe.js';
-import { DEFAULT_COMMAND_TIMEOUT, JAVA_DIRS, commandProgram } from './script.js';
+import { DEFAULT_COMMAND_TIMEOUT, FILE_READ_TIMEOUT, JAVA_DIRS, commandProgram } from './script.js';
 
 export interface ProbeRow {
   os: 'linux' | 'macos';
@@ -13,11 +13,11 @@ export interface ProbeRow {
   entry: string;
   /** What it does on the target: the command line, or the files and globs it reads. */
   source: string;
-  /** The programs it starts (empty for files and globs: the shell and head read those). */
+  /** The programs it starts (cat for files and globs, none where the shell reads them itself). */
   programs: string[];
   /** Deadline on the target. */
   deadline: string;
-  /** Bytes kept at most (the target cuts at cap+1, the controller at cap). */
+  /** Bytes kept at most (the controller keeps the cap and kills a command that writes past it). */
   cap: string;
   /** Whether root is needed, and for what. */
   root: string;
@@ -104,16 +104,21 @@ export const JAVA_RUN_RULE =
 /** What deciding and running a java can start: readlink (real path), find and ls (trust), the account lookup, the privilege drop, env, the java. */
 const JAVA_RUN_PROGRAMS = ['readlink', 'find', 'ls', 'getent', 'id', 'setpriv', '/usr/bin/perl', 'busybox', 'env', '<java>'] as const;
 
+/** Files are copied by cat under a 60 s deadline; small kernel text by the shell's read builtin, no process. */
+const copier = (p: Extract<Probe, { kind: 'file' | 'glob' }>): string[] => (p.text ? [] : ['cat']);
+const copyDeadline = (p: Extract<Probe, { kind: 'file' | 'glob' }>): string => (p.text ? '-' : `${FILE_READ_TIMEOUT} s`);
+const shellRead = (p: Extract<Probe, { kind: 'file' | 'glob' }>): string => (p.text ? ' (by the shell\'s read, no process)' : '');
+
 export function probeRow(os: ProbeRow['os'], p: Probe, javaDirs: string[] = []): ProbeRow {
   const cap = formatBytes(p.cap ?? DEFAULT_ENTRY_CAP);
   const id = p.id;
   switch (p.kind) {
     case 'file':
-      return { os, id, entry: p.entry, source: `reads ${p.paths.join(', else ')}`, programs: [], deadline: '-', cap, root: p.needsRoot ? 'yes' : '' };
+      return { os, id, entry: p.entry, source: `reads ${p.paths.join(', else ')}${shellRead(p)}`, programs: copier(p), deadline: copyDeadline(p), cap, root: p.needsRoot ? 'yes' : '' };
     case 'glob': {
       const dots = p.dotFiles ? ` (also dot files)` : '';
       return {
-        os, id, entry: `${p.entryDir}/<name>`, source: `reads ${p.pattern}${dots}`, programs: [], deadline: '-', cap,
+        os, id, entry: `${p.entryDir}/<name>`, source: `reads ${p.pattern}${dots}${shellRead(p)}`, programs: copier(p), deadline: copyDeadline(p), cap,
         root: p.rootOnly?.length ? p.rootOnly.join(', ') : p.needsRoot ? 'yes' : '',
       };
     }

@@ -76,6 +76,8 @@ const DARWIN_BUILTINS = new Set(['mac-apps', 'mac-java-plists', 'mac-java-static
 
 /** The default deadline of a command, in seconds (_cmd in prelude.sh). */
 export const DEFAULT_COMMAND_TIMEOUT = 600;
+/** The deadline of one file copy (cat), in seconds (_file and _mac_copy in the preludes). */
+export const FILE_READ_TIMEOUT = 60;
 
 /** The program a command probe runs: argv[0], or for absolute probes the first absolute path (after e.g. `nice -n 20`). */
 export function commandProgram(p: Extract<Probe, { kind: 'command' }>): string {

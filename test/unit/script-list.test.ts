@@ -140,7 +140,8 @@ describe('octoscan-remote script', () => {
   it('--list: one row per probe, from the definitions, with deadline, cap and root', () => {
     const text = listText({ sudo: false, javaDir: [], list: true });
     for (const p of [...linuxProbes, ...darwinProbes]) assert.match(text, new RegExp(`^(linux|macos) +${p.id} `, 'm'), p.id);
-    assert.match(text, /^linux +dmi +sys\/class\/dmi\/id\/<name> +- +64 KiB +product_uuid, product_serial, board_serial, chassis_serial +reads \/sys\/class\/dmi\/id\/\*$/m);
+    assert.match(text, /^linux +dmi +sys\/class\/dmi\/id\/<name> +- +64 KiB +product_uuid, product_serial, board_serial, chassis_serial +reads \/sys\/class\/dmi\/id\/\* \(by the shell's read, no process\)$/m);
+    assert.match(text, /^linux +cpuinfo +proc\/cpuinfo +60 s +16 MiB +- +reads \/proc\/cpuinfo$/m);
     assert.match(text, /^linux +dpkg +dpkg\/installed\.txt +600 s +64 MiB +- +dpkg-query -W -f '\$\{Package\}\\t/m);
     assert.match(text, /^macos +mac-system-profiler +system_profiler\.xml +480 s +256 MiB /m);
     const mac = listText({ os: 'macos', sudo: true, javaDir: [], list: true });
