@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { externalPrograms, JAVA_RUN_RULE, probeRows, type ProbeRow } from '../probe/catalogue.js';
-import { buildScript, PLACEHOLDER_TOKEN, scriptSha256 } from '../probe/script.js';
+import { buildScript, DEFAULT_SCRIPT_DEADLINE, PLACEHOLDER_TOKEN, scriptSha256 } from '../probe/script.js';
 import { containerSteps, listingScript } from '../containers/engines.js';
 import { markerLine, PLAIN_COMMAND, SUDO_COMMAND, sudoPasswordCommand, SUDO_PROMPT_SHOWN } from '../scan/privilege.js';
 import { parseWords } from './parse-words.js';
@@ -125,7 +125,8 @@ export async function runScriptCommand(args: string[]): Promise<number> {
   }
   writeErr(
     `octoscan-remote: the scan execs \`${opts.sudo ? SUDO_EXEC_COMMAND : EXEC_COMMAND}\` with this script on standard input` +
-      `; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan\n` +
+      `; the token ${PLACEHOLDER_TOKEN} stands for 128 random bits drawn per scan, and _H=${DEFAULT_SCRIPT_DEADLINE} for the host's deadline in seconds (--host-timeout; a container's: --container-timeout)` +
+      '; after the script, the scan writes the steering lines (H, then K <pid> for a command past its deadline or cap) on the same standard input\n' +
       (opts.sudo ? `${SUDO_STEPS}\nStandard output below is exactly that standard input: the marker line, then the script.\n` : ''),
   );
   if (opts.sudo) writeOut(markerLine(PLACEHOLDER_MARKER));
