@@ -195,6 +195,14 @@ export function checkSections(sections: ScriptSections): void {
  */
 export const PLACEHOLDER_TOKEN = '@@OCTO:00000000000000000000000000000000@@';
 
+/**
+ * The script's last line. The shell runs it once it has read every byte before
+ * it; from then on the scan's standard input carries the steering lines (see
+ * _steer in targets/prelude.sh). Something that reads the script whole (a
+ * test double, a replay) stops reading here: the input does not end there.
+ */
+export const SCRIPT_LAST_LINE = '_start; _main; _end; exit 0';
+
 /** The deadline a printed (and hashed) script shows: --host-timeout's default. A scan puts its own. */
 export const DEFAULT_SCRIPT_DEADLINE = 900;
 
@@ -246,7 +254,7 @@ function scriptBody(sections: ScriptSections, javaDirs: string[]): string {
     '*) _r I unsupported "$_uns" ;;',
     'esac',
     '}',
-    '_start; _main; _end; exit 0',
+    SCRIPT_LAST_LINE,
     '',
   ].join('\n');
   if (!byDirs) bodies.set(sections, (byDirs = new Map()));

@@ -29,6 +29,12 @@ export interface Privilege {
   sudoPassword?: string;
   /** How long sudo may take to answer (it may wait for PAM, LDAP, a slow disk). */
   answerMs: number;
+  /**
+   * The probe script: its standard input stays open after it for the
+   * controller's steering lines (src/scan/steering.ts). Anything else (the
+   * container listing) gets the end of its input after the script.
+   */
+  steered?: boolean;
 }
 
 export interface Started {
@@ -41,26 +47,30 @@ export interface Started {
 
 /** Starts the probe script on the session, with sudo when asked for. */
 export async function startScript(session: Session, script: string, p: Privilege): Promise<Started> {
+  const send = (proc: RemoteProcess): void => {
+    if (p.steered) proc.stdin.write(script);
+    else proc.stdin.end(script);
+  };
   if (p.sudo) {
     let r = await trySudo(session, SUDO_COMMAND, undefined, p.answerMs);
     if ('proc' in r) {
-      r.proc.stdin.write(script);
+      send(r.proc);
       return { proc: r.proc, command: SUDO_COMMAND };
     }
     if (p.sudoPassword !== undefined && /password is required/i.test(r.refused)) {
       const prompt = `octoscan-sudo-${randomBytes(12).toString('hex')}:`;
       r = await trySudo(session, sudoPasswordCommand(prompt), { prompt, password: p.sudoPassword }, p.answerMs);
       if ('proc' in r) {
-        r.proc.stdin.write(script);
+        send(r.proc);
         return { proc: r.proc, command: sudoPasswordCommand(SUDO_PROMPT_SHOWN) };
       }
     }
     const proc = await session.start(PLAIN_COMMAND);
-    proc.stdin.write(script);
+    send(proc);
     return { proc, command: PLAIN_COMMAND, refused: r.refused };
   }
   const proc = await session.start(PLAIN_COMMAND);
-  proc.stdin.write(script);
+  send(proc);
   return { proc, command: PLAIN_COMMAND };
 }
 

@@ -95,7 +95,7 @@ export async function scanHost(spec: HostSpec, s: ScanSettings, attempt = 1): Pr
       where,
       signal: host.signal,
       onPhase: (p) => (phase = p),
-      start: (script) => startScript(liveSession, script, { sudo: spec.sudo ?? s.sudo ?? false, sudoPassword: s.sudoPassword, answerMs: s.connect.authTimeoutMs }),
+      start: (script) => startScript(liveSession, script, { sudo: spec.sudo ?? s.sudo ?? false, sudoPassword: s.sudoPassword, answerMs: s.connect.authTimeoutMs, steered: true }),
       // A command left behind holds the channel open; with containers still to
       // scan over this connection, only that command goes.
       linger: (proc) => (wantContainers ? proc.kill() : liveSession.close()),

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DOCKER_TEMPLATE } from '../../src/containers/engines.js';
+import { SCRIPT_LAST_LINE } from '../../src/probe/script.js';
 
 export const PODMAN = '/usr/bin/podman';
 /** Every test container and image carries this label, so a crash leaves nothing another run mistakes for its own. */
@@ -144,8 +145,14 @@ exec /bin/busybox sleep 100000
 export const HOSTILE_SH = `#!/bin/busybox sh
 IFS= read -r first
 eval "$first"
-script=$(/bin/busybox cat)
-T=$(printf '%s\\n' "$script" | /bin/busybox sed -n "s/^_T='\\\\(@@OCTO:[0-9a-f]*@@\\\\)'$/\\\\1/p")
+# The script up to its last line: the scan keeps its input open after it (steering).
+script=
+while IFS= read -r line; do
+  script="$script$line
+"
+  [ "$line" = '${SCRIPT_LAST_LINE}' ] && break
+done
+T=$(printf '%s\\n' "$script" | /bin/busybox sed -n "s/^_T='\\\\(@@OCTO:[0-9a-f]*@@\\\\)'.*$/\\\\1/p")
 r() { printf '\\n%s %s\\n' "$T" "$*"; }
 r B release - - ../../../../tmp/octoscan-escaped
 printf 'climbed out'

@@ -31,6 +31,7 @@ import { ssh2Transport } from '../../src/transport/ssh2-transport.js';
 import type { ScanSettings } from '../../src/scan/scan-host.js';
 import type { HostSpec } from '../../src/types.js';
 import { linuxProbes } from '../../targets/index.js';
+import { SCRIPT_LAST_LINE } from '../../src/probe/script.js';
 
 const { Server, utils } = ssh2;
 type ServerChannel = ssh2.ServerChannel;
@@ -156,7 +157,7 @@ export function minimalScan(token: string, extra: Buffer[] = [], factOverrides: 
 
 /** The frame token the controller put in the script (`_T='@@OCTO:...@@'`). */
 export function tokenOf(script: string): string {
-  const m = /^_T='(@@OCTO:[0-9a-f]{32}@@)'$/m.exec(script);
+  const m = /^_T='(@@OCTO:[0-9a-f]{32}@@)'(?: _H=\d+)?$/m.exec(script);
   if (!m) throw new Error('fake ssh: no frame token in the script');
   return m[1];
 }
@@ -254,7 +255,14 @@ export class FakeExec {
   ) {
     const chunks: Buffer[] = [];
     this.script = new Promise((resolve) => {
-      channel.on('data', (c: Buffer) => chunks.push(c));
+      // The script is whole at its last line: the controller keeps the input open after it (steering).
+      const last = Buffer.from(`\n${SCRIPT_LAST_LINE}\n`);
+      let tail = Buffer.alloc(0);
+      channel.on('data', (c: Buffer) => {
+        chunks.push(c);
+        tail = Buffer.concat([tail, c]).subarray(-last.length);
+        if (tail.equals(last)) resolve(Buffer.concat(chunks).toString('utf8'));
+      });
       channel.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
     channel.on('close', () => (this.closed = true));

@@ -22,6 +22,7 @@ import type { RemoteProcess, Session } from '../../src/transport/transport.js';
 import type { HostOutcome, HostSpec, OutcomeClass } from '../../src/types.js';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 import { entry, minimalScan, tokenOf } from '../helpers/fake-ssh-server.js';
+import { SCRIPT_LAST_LINE } from '../../src/probe/script.js';
 
 const T = `@@OCTO:${'ab'.repeat(16)}@@`;
 const ID1 = 'a'.repeat(64);
@@ -264,18 +265,10 @@ function scriptedSession(containers: { id: string; name: string; does: Behaviour
         if (running) active--;
         end(code);
       };
-      stdin.on('data', (chunk: Buffer) => {
-        const first = input === '';
-        input += chunk.toString();
-        if (first) {
-          const marker = /^printf '%s\\n' (\S+)$/m.exec(input)![1];
-          if (c.does === 'no-shell') {
-            stderr.write('Error: runc: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory\n');
-            setTimeout(() => finish(127), 10);
-          } else stdout.write(`${marker}\n`);
-        }
-      });
-      stdin.on('end', () => {
+      let answered = false;
+      const answer = (): void => {
+        if (answered) return;
+        answered = true;
         if (c.does === 'stall') return; // the script is never answered
         setTimeout(() => {
           // minimalScan has a release file and no package list (incomplete); 'complete' adds apk's.
@@ -284,7 +277,21 @@ function scriptedSession(containers: { id: string; name: string; does: Behaviour
           // linger: a process the script left behind holds the channel; only kill() ends it.
           if (c.does !== 'linger') finish(0);
         }, 150);
+      };
+      stdin.on('data', (chunk: Buffer) => {
+        const first = input === '';
+        input += chunk.toString();
+        // The script is whole at its last line: the scan keeps the input open after it.
+        if (input.endsWith(`\n${SCRIPT_LAST_LINE}\n`)) answer();
+        if (first) {
+          const marker = /^printf '%s\\n' (\S+)$/m.exec(input)![1];
+          if (c.does === 'no-shell') {
+            stderr.write('Error: runc: exec failed: unable to start container process: exec: "/bin/sh": stat /bin/sh: no such file or directory\n');
+            setTimeout(() => finish(127), 10);
+          } else stdout.write(`${marker}\n`);
+        }
       });
+      stdin.on('end', answer);
       // As sshd does for a command whose children hold the channel: a kill is asked for, the close never confirmed.
       return { stdin, stdout, stderr, exit, kill: () => (c.does === 'linger' ? kills.push(c.name) : finish(null)) };
     },
