@@ -364,6 +364,11 @@ if (values['scale-only']) {
 }
 const latencyOnly = values['latency-only'];
 const farm = await startFarm(latencyOnly ? 3 : N, { dir: work });
+// The on-host scanner runs `java -version` without -XX:-UsePerfData, so each JVM it starts
+// makes the farm user's /tmp/hsperfdata_<user> (ours passes the flag); the bench takes away
+// the folder it made.
+const hsperfdata = path.join(os.tmpdir(), `hsperfdata_${farm.user.name}`);
+const hsperfdataBefore = existsSync(hsperfdata);
 const results: Record<string, unknown> = {
   machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`,
   hosts: latencyOnly ? 3 : N,
@@ -412,4 +417,5 @@ try {
 } finally {
   await farm.stop();
   rmSync(work, { recursive: true, force: true });
+  if (!hsperfdataBefore) rmSync(hsperfdata, { recursive: true, force: true });
 }
