@@ -17,14 +17,16 @@
 // Writes the results as JSON to bench-results.json (or $OCTOSCAN_BENCH_JSON).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { newToken } from '../src/probe/frames.js';
 import { buildScript } from '../src/probe/script.js';
 import { darwinProbes, linuxProbes } from '../targets/index.js';
-import { countScriptProcesses, describeCount, processCountUnavailable } from './process-count.js';
+import { countCommandProcesses, countScriptProcesses, describeCount, processCountUnavailable, type ProcessCount } from './process-count.js';
+import { delayProxy } from './delay-proxy.js';
+import { describeForkExec, measureForkExec, type ForkExecCost } from './fork-cost.js';
+import { describeBreakdown, latencyBreakdown, type Breakdown } from './latency-breakdown.js';
 import { CLI, cliBuilt, readReport, sweepArgs, sweepFixture } from '../test/helpers/cli-sweep.js';
 import { startFarm, type Farm } from '../test/helpers/farm.js';
 import { sshdAvailable } from '../test/helpers/sshd.js';
@@ -38,6 +40,8 @@ const { values } = parseArgs({
     'scale-only': { type: 'boolean', default: false },
     // One scale row, HOSTS@PARALLEL (e.g. 500@500), in place of the default ones.
     'scale-at': { type: 'string' },
+    // Only the latency rows and the breakdown of one host at 50 ms RTT (3 targets).
+    'latency-only': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.hosts);
@@ -160,42 +164,60 @@ function cpuAsFarmUser(farm: Farm, argv: string[], input = ''): number {
   return runs.sort((a, b) => a - b)[1];
 }
 
-/** CPU seconds one scan costs on the target, as the farm user: our probe script, and the on-host scanner where it is given. */
-function targetCost(farm: Farm): { ours: number; onHost?: number } {
+interface TargetCost {
+  /** CPU seconds of one scan, median of 3: our probe script, and the on-host scanner where it is given. */
+  ours: number;
+  onHost?: number;
+  /** Processes one run starts (strace -f), or why they were not counted. */
+  oursProcs?: ProcessCount;
+  onHostProcs?: ProcessCount;
+  procsUnavailable?: string;
+  /** This machine's fork+exec cost, measured beside them. */
+  forkExec: ForkExecCost;
+}
+
+/** What one scan costs on the target, as the farm user: CPU and processes, ours and the on-host scanner's, and the fork+exec cost that decides much of it. */
+function targetCost(farm: Farm): TargetCost {
   const script = buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: newToken() });
+  const forkExec = measureForkExec();
   const ours = cpuAsFarmUser(farm, ['/bin/sh', '-s'], script);
+  const procsUnavailable = processCountUnavailable();
+  const oursProcs = procsUnavailable ? undefined : countScriptProcesses(farm.user.name, script);
   const pyz = process.env.OCTOSCAN_ONHOST_SCANNER;
-  if (!pyz || !existsSync(pyz)) return { ours };
+  if (!pyz || !existsSync(pyz)) return { ours, oursProcs, procsUnavailable, forkExec };
   // Its archive goes to a folder the farm user owns, removed afterwards: the scanner writes where it runs.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'octoscan-onhost-'));
   try {
     spawnSync('chown', [farm.user.name, dir]);
-    return { ours, onHost: cpuAsFarmUser(farm, ['/usr/bin/python3', pyz, '-o', dir]) };
+    const argv = ['/usr/bin/python3', pyz, '-o', dir];
+    const onHost = cpuAsFarmUser(farm, argv);
+    const onHostProcs = procsUnavailable ? undefined : countCommandProcesses(farm.user.name, argv);
+    return { ours, onHost, oursProcs, onHostProcs, procsUnavailable, forkExec };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** A TCP proxy that holds every chunk for `delayMs` in each direction (tc netem is not available here). */
-async function delayProxy(target: { host: string; port: number }, delayMs: number): Promise<{ port: number; close: () => void }> {
-  const socks = new Set<net.Socket>();
-  const server = net.createServer((a) => {
-    const b = net.connect(target.port, target.host);
-    socks.add(a).add(b);
-    const pipe = (from: net.Socket, to: net.Socket): void => {
-      from.on('data', (d: Buffer) => setTimeout(() => to.destroyed || to.write(d), delayMs));
-      from.on('end', () => setTimeout(() => to.destroyed || to.end(), delayMs));
-    };
-    pipe(a, b);
-    pipe(b, a);
-    for (const s of [a, b]) s.on('error', () => (a.destroy(), b.destroy())).on('close', () => (a.destroy(), b.destroy(), socks.delete(s)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => (server.close(), socks.forEach((s) => s.destroy())) };
+/** The target-cost line: CPU, ratio and process counts side by side, and this machine's fork+exec cost. */
+function describeTargetCost(c: TargetCost): string {
+  const procs = (p: ProcessCount | undefined): string => (p ? `, ${p.execve} execve, ${p.forks} forks` : '');
+  const x = (a: number | undefined, b: number | undefined): string => (a !== undefined && b ? `${(a / b).toFixed(2)}×` : '–');
+  const onHost = c.onHost === undefined
+    ? 'on-host scanner: not measured (OCTOSCAN_ONHOST_SCANNER not set)'
+    : `on-host scanner ${c.onHost.toFixed(3)} CPU-s${procs(c.onHostProcs)} | ours/on-host: CPU ${x(c.ours, c.onHost)}`
+      + (c.oursProcs && c.onHostProcs ? `, execve ${x(c.oursProcs.execve, c.onHostProcs.execve)}, forks ${x(c.oursProcs.forks, c.onHostProcs.forks)}` : '');
+  const lines = [
+    `Target cost of one scan, as the farm's unprivileged user (CPU median of 3; processes by strace -f): ours ${c.ours.toFixed(3)} CPU-s${procs(c.oursProcs)} | ${onHost} | fork+exec here ${c.forkExec.msPerForkExec.toFixed(2)} ms`,
+    `  this machine: ${describeForkExec(c.forkExec)}`,
+  ];
+  if (c.procsUnavailable) lines.push(`  processes: not counted (${c.procsUnavailable})`);
+  if (c.oursProcs) lines.push(`  our probe script: ${describeCount(c.oursProcs)}`);
+  if (c.onHostProcs) lines.push(`  on-host scanner: ${describeCount(c.onHostProcs)}`);
+  return lines.join('\n');
 }
 
-/** Per-host latency at 50 ms RTT: a few hosts one at a time through the delaying proxy. */
-async function latency(farm: Farm, work: string): Promise<Row[]> {
+/** Per-host latency at 50 ms RTT: a few hosts one at a time through the delaying proxy, and where one host's time goes. */
+async function latency(farm: Farm, work: string): Promise<{ rows: Row[]; breakdown?: Breakdown; breakdownError?: string }> {
   const hosts = farm.good.slice(0, 3);
   const proxies = await Promise.all(hosts.map((h) => delayProxy(h, 25)));
   try {
@@ -213,13 +235,26 @@ async function latency(farm: Farm, work: string): Promise<Row[]> {
     rows.push(per(floorR, 'latency: ssh host true'));
     const oursR = await timed([process.execPath, CLI, '--hosts', hostsCsv, '--out', mkdtempSync(path.join(work, 'out-')), '--known-hosts', kh, '-j', '1', '--no-progress', '--retries', '0'], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
     rows.push(per(oursR.code === 0 ? row('x', oursR, via.length) : { contender: 'x', skipped: `failed: ${oursR.stderr.slice(-200)}` }, 'latency: octoscan-remote'));
+    // The issue's row: one host, start to archive (a whole CLI run per host, start-up included).
+    let breakdown: Breakdown | undefined;
+    let breakdownError: string | undefined;
+    try {
+      breakdown = await latencyBreakdown({
+        hosts: via.map((v, i) => ({ host: v.host, port: v.port, user: v.user, identity: v.identity, proxy: proxies[i] })),
+        knownHosts: kh, keyPath: farm.user.keyPath, farmUser: farm.user.name, work, rttMs: 50,
+      });
+      rows.push({ contender: 'latency: octoscan-remote, one host, start to archive', wallS: breakdown.totalMs / 1000, note: `seconds, a whole CLI run for one host, 50 ms RTT (median of ${breakdown.runs}; breakdown below)` });
+    } catch (err) {
+      breakdownError = (err as Error).message;
+      rows.push({ contender: 'latency: octoscan-remote, one host, start to archive', skipped: breakdownError });
+    }
     rows.push(per(await onHostAt(proxiedFarm, via, 1), 'latency: on-host scanner over OpenSSH'));
-    const why = ensureAnsible();
+    const why = values['latency-only'] ? 'not run (--latency-only)' : ensureAnsible();
     if (!why) {
       const a = await ansibleAt(proxiedFarm, work, via, 1);
       rows.push(per(a, 'latency: Ansible setup'));
     } else rows.push({ contender: 'latency: Ansible setup', skipped: why });
-    return rows;
+    return { rows, breakdown, breakdownError };
   } finally {
     proxies.forEach((p) => p.close());
   }
@@ -327,41 +362,54 @@ if (values['scale-only']) {
   }
   process.exit(0);
 }
-const farm = await startFarm(N, { dir: work });
+const latencyOnly = values['latency-only'];
+const farm = await startFarm(latencyOnly ? 3 : N, { dir: work });
+// The on-host scanner runs `java -version` without -XX:-UsePerfData, so each JVM it starts
+// makes the farm user's /tmp/hsperfdata_<user> (ours passes the flag); the bench takes away
+// the folder it made.
+const hsperfdata = path.join(os.tmpdir(), `hsperfdata_${farm.user.name}`);
+const hsperfdataBefore = existsSync(hsperfdata);
 const results: Record<string, unknown> = {
   machine: `${os.cpus().length} CPUs (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`,
-  hosts: N,
+  hosts: latencyOnly ? 3 : N,
   parallel: P,
   date: new Date().toISOString(),
+  ...(latencyOnly ? { latencyOnly: true } : {}),
 };
 try {
-  console.log(`bench: ${N} loopback targets (real sshd, real probes), parallelism ${P}; ${results.machine}`);
   const rows: Row[] = [];
-  rows.push(await floor(farm));
-  rows.push(await onHost(farm));
-  rows.push(await ansible(farm, work));
-  const oursRow = await ours(farm, work);
-  rows.push(oursRow);
-  const cost = targetCost(farm);
-  const onHostCost = cost.onHost === undefined
-    ? 'on-host scanner: not measured (OCTOSCAN_ONHOST_SCANNER not set)'
-    : `on-host scanner ${cost.onHost.toFixed(3)} CPU-s; ours ${(cost.ours / cost.onHost).toFixed(2)}× of it`;
-  console.log(`\nOne scan on a target, as the farm's unprivileged user (median of 3): our probe script ${cost.ours.toFixed(3)} CPU-s; ${onHostCost}`);
-  results.targetCpuPerScanS = cost.ours;
-  results.onHostTargetCpuPerScanS = cost.onHost;
-  const noStrace = processCountUnavailable();
-  if (noStrace) {
-    console.log(`Processes of one scan on a target: not counted (${noStrace})`);
+  let oursRow: Row | undefined;
+  if (!latencyOnly) {
+    console.log(`bench: ${N} loopback targets (real sshd, real probes), parallelism ${P}; ${results.machine}`);
+    rows.push(await floor(farm));
+    rows.push(await onHost(farm));
+    rows.push(await ansible(farm, work));
+    oursRow = await ours(farm, work);
+    rows.push(oursRow);
+    const cost = targetCost(farm);
+    console.log(`\n${describeTargetCost(cost)}`);
+    results.targetCpuPerScanS = cost.ours;
+    results.onHostTargetCpuPerScanS = cost.onHost;
+    results.targetCpuRatioOursToOnHost = cost.onHost ? cost.ours / cost.onHost : undefined;
+    results.forkExecMs = cost.forkExec.msPerForkExec;
+    results.forkExec = cost.forkExec;
+    if (cost.oursProcs) results.targetProcessesPerScan = { execve: cost.oursProcs.execve, execveFailed: cost.oursProcs.execveFailed, forks: cost.oursProcs.forks, byProgram: cost.oursProcs.byProgram };
+    if (cost.onHostProcs) results.onHostProcessesPerScan = { execve: cost.onHostProcs.execve, execveFailed: cost.onHostProcs.execveFailed, forks: cost.onHostProcs.forks, byProgram: cost.onHostProcs.byProgram };
+    if (cost.procsUnavailable) results.processesNotCounted = cost.procsUnavailable;
   } else {
-    const procs = countScriptProcesses(farm.user.name, buildScript({ linux: linuxProbes, darwin: darwinProbes }, { token: newToken() }));
-    console.log(`Processes of one scan on a target, as that user (strace -f): ${describeCount(procs)}`);
-    results.targetProcessesPerScan = { execve: procs.execve, forks: procs.forks };
+    console.log(`bench: latency only, 3 loopback targets; ${results.machine}`);
   }
   const lat = await latency(farm, work);
-  console.log(`\nA sweep of ${N} hosts, parallelism ${P} (ratios to ours):\n${table(rows, oursRow.skipped ? undefined : oursRow)}\n`);
-  const latOurs = lat.find((r) => r.contender === 'latency: octoscan-remote' && !r.skipped);
-  console.log(`Per host at 50 ms RTT, one host at a time (a delaying TCP proxy in front of the targets; ratios to ours):\n${table(lat, latOurs)}\n`);
-  const all = [...rows, ...lat, ...(await scaleRows(work))];
+  if (!latencyOnly) console.log(`\nA sweep of ${N} hosts, parallelism ${P} (ratios to ours):\n${table(rows, oursRow?.skipped ? undefined : oursRow)}\n`);
+  const latOurs = lat.rows.find((r) => r.contender === 'latency: octoscan-remote' && !r.skipped);
+  console.log(`Per host at 50 ms RTT, one host at a time (a delaying TCP proxy in front of the targets; ratios to ours):\n${table(lat.rows, latOurs)}\n`);
+  if (lat.breakdown) {
+    console.log(`Where one host's time goes at 50 ms RTT (bench/latency-breakdown.ts; marks from inside the CLI, flights from the proxy's log):\n${describeBreakdown(lat.breakdown)}\n`);
+    results.latencyBreakdown = lat.breakdown;
+  } else {
+    console.log(`Where one host's time goes at 50 ms RTT: not measured (${lat.breakdownError})\n`);
+  }
+  const all = [...rows, ...lat.rows, ...(latencyOnly ? [] : await scaleRows(work))];
   results.rows = all;
   const out = process.env.OCTOSCAN_BENCH_JSON ?? 'bench-results.json';
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -369,4 +417,5 @@ try {
 } finally {
   await farm.stop();
   rmSync(work, { recursive: true, force: true });
+  if (!hsperfdataBefore) rmSync(hsperfdata, { recursive: true, force: true });
 }

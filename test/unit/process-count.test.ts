@@ -2,7 +2,7 @@
 // scan read into execve and fork counts, threads left out.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { countProcesses, countScriptProcesses, processCountUnavailable } from '../../bench/process-count.js';
+import { countCommandProcesses, countProcesses, countScriptProcesses, processCountUnavailable } from '../../bench/process-count.js';
 
 // Lines of a real trace (strace -f -e trace=execve,clone,clone3,fork,vfork of a
 // --local scan on Debian 12): node's threads, dash's forks, calls interrupted by
@@ -19,14 +19,24 @@ const TRACE = [
   '12667 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=12671, si_uid=65534, si_status=0, si_utime=0, si_stime=0} ---',
   '12671 +++ exited with 0 +++',
   '6829  vfork() = 6830',
+  // A PATH lookup: the first folders fail, the last one runs the program (one blocked, then resumed).
+  '12690 execve("/usr/local/sbin/dpkg-query", ["dpkg-query", "-W"], 0x5641 /* 40 vars */) = -1 ENOENT (No such file or directory)',
+  '12690 execve("/usr/sbin/dpkg-query", ["dpkg-query", "-W"], 0x5641 /* 40 vars */ <unfinished ...>',
+  '12667 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f2361043a10) = 12691',
+  '12690 <... execve resumed>)             = -1 ENOENT (No such file or directory)',
+  '12690 execve("/usr/bin/dpkg-query", ["dpkg-query", "-W"], 0x5641 /* 40 vars */) = 0',
 ].join('\n');
 
 describe('bench process counter', () => {
   it('counts execve calls and process-creating clones once each, not threads, resumptions or signals', () => {
     const c = countProcesses(TRACE);
-    assert.equal(c.execve, 3);
-    assert.equal(c.forks, 3);
-    assert.deepEqual(c.byProgram, [['head', 2], ['renice', 1]]);
+    assert.equal(c.execve, 4);
+    assert.equal(c.forks, 4);
+    assert.deepEqual(c.byProgram, [['head', 2], ['renice', 1], ['dpkg-query', 1]]);
+  });
+
+  it('counts a failed execve (a PATH lookup trying the next folder) apart: it starts no program', () => {
+    assert.equal(countProcesses(TRACE).execveFailed, 2);
   });
 
   const skip = processCountUnavailable();
@@ -36,5 +46,15 @@ describe('bench process counter', () => {
     assert.deepEqual(c.byProgram, [['true', 3]]);
     // At least the first two need a process each; the last may be exec'd in place.
     assert.ok(c.forks >= 2 && c.forks <= 4, JSON.stringify(c));
+  });
+
+  it('counts any command run as nobody without its own start (the on-host scanner is counted this way)', { skip }, () => {
+    // env execs true in place: one execve beyond env itself, no fork; sh -c forks for the second command.
+    const env = countCommandProcesses('nobody', ['/usr/bin/env', 'true']);
+    assert.deepEqual({ ...env, execveFailed: 0 }, { execve: 1, execveFailed: 0, forks: 0, byProgram: [['true', 1]] });
+    const c = countCommandProcesses('nobody', ['/bin/sh', '-c', '/bin/true; /bin/true']);
+    assert.equal(c.execve, 2, JSON.stringify(c));
+    assert.deepEqual(c.byProgram, [['true', 2]]);
+    assert.ok(c.forks >= 1 && c.forks <= 2, JSON.stringify(c));
   });
 });
