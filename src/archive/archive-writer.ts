@@ -3,7 +3,7 @@
 // to <uuid>.<ext>, and the folder is flushed so the rename survives a crash.
 // On any failure the temporary file is removed; what a SIGKILL leaves behind
 // is swept by the next run (sweepStaleTemporaries).
-import { ZipArchive } from 'archiver';
+import type { ZipArchive } from 'archiver';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -61,6 +61,19 @@ export interface EntryOptions {
   binaryMode?: number;
 }
 
+type ZipArchiveClass = typeof ZipArchive;
+let archiverLoading: Promise<ZipArchiveClass> | undefined;
+/**
+ * archiver takes a sixth of a second to load (it brings its tar and json
+ * formats and their dependencies): loaded when the first archive is opened,
+ * or earlier by a run that calls this while its first connection waits for
+ * the network, so an ad-hoc scan of one host does not wait for it at start.
+ */
+export function preloadArchiver(): Promise<ZipArchiveClass> {
+  archiverLoading ??= import('archiver').then((m) => m.ZipArchive);
+  return archiverLoading;
+}
+
 export class ArchiveWriter {
   // Level 2: about half the CPU of zlib's default 6 on inventory text, for
   // archives some 9% larger; the controller deflates every host's output.
@@ -68,7 +81,7 @@ export class ArchiveWriter {
   // zlib's default 256 KiB: with 500 hosts in flight that was 50 MB of peak
   // RSS, for output within 1% of the default's. Every inflater reads it (a
   // smaller window only means shorter back-references).
-  private readonly zip = new ZipArchive({ zlib: ZLIB_OPTIONS, forceLocalTime: false });
+  private readonly zip: ZipArchive;
   private readonly batcher = new WriteBatcher();
   private readonly out: WriteStream;
   private failure: Error | undefined;
@@ -77,10 +90,12 @@ export class ArchiveWriter {
   entries = 0;
 
   private constructor(
+    Zip: ZipArchiveClass,
     readonly dir: string,
     readonly uuid: string,
     readonly tempPath: string,
   ) {
+    this.zip = new Zip({ zlib: ZLIB_OPTIONS, forceLocalTime: false });
     this.out = createWriteStream(tempPath, { flags: 'wx', mode: 0o644 });
     this.closed = new Promise((resolve, reject) => {
       this.out.on('close', resolve);
@@ -103,7 +118,7 @@ export class ArchiveWriter {
   }
 
   static async create(dir: string, uuid: string): Promise<ArchiveWriter> {
-    const w = new ArchiveWriter(dir, uuid, join(dir, tempName(uuid, 'partial')));
+    const w = new ArchiveWriter(await preloadArchiver(), dir, uuid, join(dir, tempName(uuid, 'partial')));
     await new Promise<void>((resolve, reject) => {
       w.out.once('open', () => resolve());
       w.out.on('error', reject);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { credentialError, type ScanError } from '../errors.js';
-import { sweepStaleTemporaries } from '../archive/archive-writer.js';
+import { preloadArchiver, sweepStaleTemporaries } from '../archive/archive-writer.js';
 import { HostsError, HostsFileError, parseShard, selectShard, writeRetryFile } from '../hosts/index.js';
 import { hostName } from '../hosts/host-name.js';
 import { resolveHost } from '../hosts/resolve.js';
@@ -21,7 +21,6 @@ import { createLog, startLine } from '../sweep/log.js';
 import { carriedRow, columnsForLabels, doneHostsOf, failedClass, REPORT_COLUMNS, reportRow, resumeKey, scannedAt, withLabels, type ReportRow, type RunInfo } from '../sweep/report.js';
 import { ReportLog } from '../sweep/report-log.js';
 import { datedReportName, previousReport } from '../sweep/report-history.js';
-import { addArchiveFacts } from '../sweep/archive-facts.js';
 import { sweep } from '../sweep/sweep.js';
 import { CONTAINER_DEFAULTS } from '../containers/scan-containers.js';
 import { localTransport } from '../transport/local.js';
@@ -417,6 +416,11 @@ async function run(opts: CliOptions, plan: Plan): Promise<number> {
   // (without --json) are only this run's: a carried archive was delivered before.
   if (opts.json) for (const rows of plan.carried.values()) for (const r of rows) out(`${JSON.stringify(r)}\n`);
   let outcomes: HostOutcome[];
+  // The archive writer's and reader's modules load while the first connections wait for the network.
+  void preloadArchiver().catch(() => {});
+  const archiveFacts = import('../sweep/archive-facts.js');
+  archiveFacts.catch(() => {});
+  const addArchiveFacts = async (o: HostOutcome): Promise<void> => (await archiveFacts).addArchiveFacts(o);
   try {
     outcomes = await sweep(plan.hosts, settings, {
       parallel,

@@ -269,8 +269,8 @@ function scriptBody(sections: ScriptSections, javaDirs: string[]): string {
 function mtimesCall(probes: Probe[]): string | undefined {
   const args: string[] = [];
   for (const p of probes) {
-    if (p.kind === 'file') args.push(...p.paths.map(shq));
-    else if (p.kind === 'glob') args.push(...globsOf(p).map(shGlob));
+    if (p.kind === 'file') for (const path of p.paths) args.push(shq(path));
+    else if (p.kind === 'glob') for (const g of globsOf(p)) args.push(shGlob(g));
   }
   return args.length ? `_mtimes ${args.join(' ')}` : undefined;
 }
