@@ -50,7 +50,9 @@ _not_busybox() {
 # script's standard input, which _steer reads and acts on. The K record goes
 # to fd 8, the script's own standard output, also from inside a command
 # substitution; it may land inside an entry's body, which the controller cuts
-# out again (a record is one write, and the token cannot occur in a body).
+# out again. So it has no newline in front (<token>+K ...): a line-buffered
+# printf (bash) writes up to each newline at once, and this record must be
+# one write.
 _run() {
   _rs=$1; shift
   "$@" &
@@ -59,10 +61,10 @@ _run() {
 # _waitk SECONDS: announce the command just started in the background ($!), wait for it, announce its end.
 _waitk() {
   _rp=$!
-  printf '\n%s K %s %s\n' "$_T" "$_rp" "$1" >&8
+  printf '%s+K %s %s\n' "$_T" "$_rp" "$1" >&8
   wait "$_rp"
   _rr=$?
-  printf '\n%s k %s\n' "$_T" "$_rp" >&8
+  printf '%s+k %s\n' "$_T" "$_rp" >&8
   return "$_rr"
 }
 

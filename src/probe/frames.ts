@@ -19,15 +19,20 @@
 //          S <probe> <reason>                              probe skipped
 //          Z                                               script finished
 //          R                                               the script is read; the controller may steer
-//          K <pid> <seconds>                               a command started, with its deadline
-//          k <pid>                                         that command ended
 //
-// K and k may arrive inside an entry's body: the shell prints them while the
-// command it started already writes. A record is one write of a few dozen
-// bytes, so it never splits a body byte sequence; cutting it out leaves the
-// body as the command wrote it. The controller answers on the script's
-// standard input (src/scan/steering.ts): "H" once after R, then "K <pid>" for
-// a command past its deadline or its entry's cap.
+// Steering records have no newline in front: "<token>+K <pid> <seconds>\n"
+// (a command started, with its deadline) and "<token>+k <pid>\n" (it
+// ended). The shell prints them while the command it started may already be
+// writing its entry, so they arrive anywhere inside a body. Each is one
+// write of a few dozen bytes, so it never splits a body's byte sequence,
+// and cutting it out leaves the body exactly as the command wrote it. Why no
+// newline in front: bash's stdout is line-buffered, so its printf writes
+// "\n" and "<token> ...\n" in two writes, between which the command's
+// bytes could land; a record whose only newline is its last is one write on
+// every shell. The token anywhere marks a record: content cannot hold it.
+// The controller answers on the script's standard input
+// (src/scan/steering.ts): "H" once after R, then "K <pid>" for a command past
+// its deadline or its entry's cap.
 //
 // On the script's standard error (a stream of its own, never mixed with the
 // records above), a command whose entry does not keep its standard error
@@ -67,7 +72,7 @@ const MAX_HEADER = 64 * 1024;
  * most one header line plus a delimiter's length of body, whatever the input.
  */
 export class FrameParser {
-  private readonly delim: Buffer;
+  private readonly token: Buffer;
   private pending: Buffer = Buffer.alloc(0);
   private state: 'preamble' | 'header' | 'body' | 'between' | 'finished' = 'preamble';
   /** Where a header returns to when it only announces a command (K, k, R): a body goes on. */
@@ -78,7 +83,7 @@ export class FrameParser {
   trailingBytes = 0;
 
   constructor(token: string) {
-    this.delim = Buffer.from(`\n${token} `, 'latin1');
+    this.token = Buffer.from(token, 'latin1');
   }
 
   get finished(): boolean {
@@ -115,18 +120,29 @@ export class FrameParser {
         else this.state = frame.type === 'begin' ? 'body' : 'between';
         continue;
       }
-      // preamble, body or between: everything up to the next delimiter
-      const at = this.pending.indexOf(this.delim);
-      if (at < 0) {
-        // Keep a possible partial delimiter at the end; hand on the rest.
-        const keep = Math.min(this.pending.length, this.delim.length - 1);
-        const ready = this.pending.subarray(0, this.pending.length - keep);
-        this.pending = Buffer.from(this.pending.subarray(this.pending.length - keep));
+      // preamble, body or between: everything up to the next token
+      const at = this.pending.indexOf(this.token);
+      const after = at + this.token.length;
+      if (at < 0 || after >= this.pending.length) {
+        // Keep a newline and a possible partial token at the end (or a token
+        // whose next byte has not come); hand on the rest.
+        const from = at < 0 ? this.pending.length - Math.min(this.pending.length, this.token.length) : Math.max(0, at - 1);
+        const ready = this.pending.subarray(0, from);
+        this.pending = Buffer.from(this.pending.subarray(from));
         this.spend(ready, frames);
         break;
       }
-      this.spend(this.pending.subarray(0, at), frames);
-      this.pending = this.pending.subarray(at + this.delim.length);
+      const kind = this.pending[after];
+      if (kind === 0x2b) {
+        // "+": a steering record; nothing before it is its own.
+        this.spend(this.pending.subarray(0, at), frames);
+      } else if (kind === 0x20) {
+        // " ": a record, with its newline in front (where a stray writer did not come between).
+        this.spend(this.pending.subarray(0, at > 0 && this.pending[at - 1] === 0x0a ? at - 1 : at), frames);
+      } else {
+        throw new FrameError(`malformed record: the token followed by ${JSON.stringify(String.fromCharCode(kind))}`);
+      }
+      this.pending = this.pending.subarray(after + 1);
       this.resume = this.state === 'body' ? 'body' : 'between';
       this.state = 'header';
     }

@@ -21,6 +21,9 @@ import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 import { prelude, preludeDarwin, scriptSha256 } from '../../src/probe/script.js';
 import { REDACTED_VALUE } from '../../src/scan/java-environ.js';
+
+/** What _start does before the probes that these functions need (no steering: the script is still being read): fd 8 for the K records, who runs the scan. */
+const PRELUDE_INIT = 'exec 8>&1; _who';
 import { darwinProbes, linuxProbes } from '../../targets/index.js';
 
 // fileURLToPath, not .pathname: a checkout path with a space would stay %20-encoded (issue 25).
@@ -197,7 +200,7 @@ describe('who runs a discovered java: real sudo, real sshd, a compiled java', { 
     }
     for (const p of [join(base, 'app', 'jdk', 'lib'), join(base, 'app', 'jdk', 'lib', 'modules'), join(base, 'app', 'jdk', 'lib', 'libjava.dylib')]) chownSync(p, owner.uid, owner.gid);
     const token = '@@OCTO:00000000000000000000000000000000@@';
-    const script = `_T='${token}'\n${prelude()}\n${preludeDarwin()}\n_jdt=perl\n_mac_java_record j java/static/opt_1/version '${appJava}' 262145\n_mac_java_record j java/static/opt_2/version '${rootJava}' 262145\n`;
+    const script = `_T='${token}'\n${prelude()}\n${preludeDarwin()}\n${PRELUDE_INIT}\n_jdt=perl\n_mac_java_record j java/static/opt_1/version '${appJava}' 262145\n_mac_java_record j java/static/opt_2/version '${rootJava}' 262145\n`;
     const r = spawnSync('bash', ['--posix', '-s'], { input: script, encoding: 'latin1', env: { PATH: '/usr/bin:/bin', DB_PASSWORD: 'leak' } });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(ranAs(r.stdout), [`uid=${owner.uid} euid=${owner.uid} suid=${owner.uid} gid=${owner.gid} egid=${owner.gid} sgid=${owner.gid} groups=${owner.gid} env=0`], r.stdout);
@@ -209,7 +212,7 @@ describe('who runs a discovered java: real sudo, real sshd, a compiled java', { 
   for (const [tool, shell] of [['perl', 'dash'], ['su', 'busybox']] as const) {
     test(`the ${tool} drop (as a root scan without setpriv would use it), on ${shell}`, () => {
       const token = '@@OCTO:00000000000000000000000000000000@@';
-      const script = `_T='${token}'\n${prelude()}\n_jdt=${tool}\n_java_record p java/static/opt_1/version '${appJava}' 262145\n_java_record p java/static/opt_2/version '${rootJava}' 262145\n`;
+      const script = `_T='${token}'\n${prelude()}\n${PRELUDE_INIT}\n_jdt=${tool}\n_java_record p java/static/opt_1/version '${appJava}' 262145\n_java_record p java/static/opt_2/version '${rootJava}' 262145\n`;
       const args = shell === 'busybox' ? ['busybox', ['sh', '-s']] as const : ['dash', ['-s']] as const;
       const r = spawnSync(args[0], [...args[1]], { input: script, encoding: 'latin1', env: { PATH: '/usr/bin:/bin', DB_PASSWORD: 'leak' } });
       assert.equal(r.status, 0, r.stderr);
@@ -239,7 +242,7 @@ describe('the busybox drop end to end in the emulated Alpine root (busybox ash, 
       }
       for (const d of ['opt/app', 'opt/app/jdk', 'opt/app/jdk/bin']) chownSync(join(root, d), 4321, 4321);
       const token = '@@OCTO:00000000000000000000000000000000@@';
-      const script = `_T='${token}'\n${prelude()}\n_java_record p java/static/opt_1/version /opt/app/jdk/bin/java 262145\n_java_record p java/static/opt_2/version /opt/app/rootjdk/bin/java 262145\n_r I dropper "$_jdt"\n`;
+      const script = `_T='${token}'\n${prelude()}\n${PRELUDE_INIT}\n_java_record p java/static/opt_1/version /opt/app/jdk/bin/java 262145\n_java_record p java/static/opt_2/version /opt/app/rootjdk/bin/java 262145\n_r I dropper "$_jdt"\n`;
       const r = spawnSync('/usr/sbin/chroot', [root, '/bin/sh', '-s'], { input: script, encoding: 'latin1', env: { PATH: '/usr/bin:/bin', DB_PASSWORD: 'leak' } });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`${token.replace(/[$@]/g, '\\$&')} I dropper su$`, 'm'), 'busybox su was the way found');

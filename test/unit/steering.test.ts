@@ -80,7 +80,8 @@ describe('K, k and R records', () => {
   it('inside a body they are cut out and the body stays as the command wrote it', () => {
     const t = newToken();
     const p = new FrameParser(t);
-    const stream = `\n${t} R\n\n${t} B ps#0 - - cmd/ps_ef\nline one\nline t\n${t} K 123 600\nwo\n\n${t} k 123\n\n${t} E 0 0\n\n${t} Z\n`;
+    // K right after a newline of the body and k right after its last byte: the body keeps both bytes.
+    const stream = `\n${t} R\n\n${t} B ps#0 - - cmd/ps_ef\nline one\n${t}+K 123 600\nline t${t}+k 123\nwo\n\n${t} E 0 0\n\n${t} Z\n`;
     const frames = [];
     // byte by byte: no chunk boundary may change the result
     for (const b of Buffer.from(stream)) frames.push(...p.push(Buffer.from([b])));
@@ -93,8 +94,8 @@ describe('K, k and R records', () => {
 
   it('a malformed one is a protocol error', () => {
     const t = newToken();
-    for (const bad of ['K x 5', 'K 5', 'K 5 99999999', 'k', 'k -1']) {
-      assert.throws(() => new FrameParser(t).push(Buffer.from(`\n${t} ${bad}\n`)), FrameError, bad);
+    for (const bad of ['+K x 5', '+K 5', '+K 5 99999999', '+k', '+k -1', '-K 5 5']) {
+      assert.throws(() => new FrameParser(t).push(Buffer.from(`\n${t}${bad}\n`)), FrameError, bad);
     }
   });
 });
@@ -125,9 +126,9 @@ describe('the collector calls the steering when an entry passes its cap', () => 
       const steering = new Steering((l) => lines.push(l));
       const c = new Collector({ token: t, probes, writer, steering, spillPath: () => path.join(dir, `spill-${++spill}`) });
       // More than a delimiter's length after K: the parser holds back what could be the start of one.
-      await c.push(Buffer.from(`\n${t} R\n\n${t} B ps#0 - - cmd/ps_ef\n0123456\n${t} K 77 600\n${'x'.repeat(100)}`));
+      await c.push(Buffer.from(`\n${t} R\n\n${t} B ps#0 - - cmd/ps_ef\n0123456\n${t}+K 77 600\n${'x'.repeat(100)}`));
       assert.deepEqual(lines, ['H\n', 'K 77\n']);
-      await c.push(Buffer.from(`ghij\n${t} k 77\n\n${t} E 137 0\n\n${t} Z\n`));
+      await c.push(Buffer.from(`ghij\n${t}+k 77\n\n${t} E 137 0\n\n${t} Z\n`));
       const r = await c.end();
       assert.deepEqual(r.entries, [{ name: 'cmd/ps_ef', probe: 'ps', bytes: 10, truncated: true }]);
       assert.match(r.warnings[0].message, /output truncated at 10 bytes/);
