@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DOCKER_TEMPLATE } from '../../src/containers/engines.js';
-import { SCRIPT_LAST_LINE } from '../../src/probe/script.js';
+import { READ_SCRIPT_SH } from './read-script-sh.js';
 
 export const PODMAN = '/usr/bin/podman';
 /** Every test container and image carries this label, so a crash leaves nothing another run mistakes for its own. */
@@ -145,13 +145,7 @@ exec /bin/busybox sleep 100000
 export const HOSTILE_SH = `#!/bin/busybox sh
 IFS= read -r first
 eval "$first"
-# The script up to its last line: the scan keeps its input open after it (steering).
-script=
-while IFS= read -r line; do
-  script="$script$line
-"
-  [ "$line" = '${SCRIPT_LAST_LINE}' ] && break
-done
+${READ_SCRIPT_SH}
 T=$(printf '%s\\n' "$script" | /bin/busybox sed -n "s/^_T='\\\\(@@OCTO:[0-9a-f]*@@\\\\)'.*$/\\\\1/p")
 r() { printf '\\n%s %s\\n' "$T" "$*"; }
 r B release - - ../../../../tmp/octoscan-escaped

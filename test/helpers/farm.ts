@@ -28,7 +28,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { SCRIPT_LAST_LINE } from '../../src/probe/script.js';
+import { READ_SCRIPT_SH } from './read-script-sh.js';
 import { createTestUser, freePort, makeHostKeyDir, startSshd, type Sshd, type TestUser } from './sshd.js';
 
 export const MAX_ADDRESSES_PER_SSHD = 16;
@@ -199,13 +199,7 @@ case \${SSH_ORIGINAL_COMMAND:-} in
 esac
 LC_ALL=C
 export LC_ALL
-# The script up to its last line: the scan keeps its input open after it (steering).
-script=
-while IFS= read -r line; do
-  script="$script$line
-"
-  [ "$line" = '${SCRIPT_LAST_LINE}' ] && break
-done
+${READ_SCRIPT_SH}
 token=$(printf '%s\\n' "$script" | sed -n "1s/^_T='\\(@@OCTO:[0-9a-f]*@@\\)'.*\$/\\1/p")
 if [ -z "$token" ]; then
   echo "farm replay: no frame token on the script's first line" >&2
