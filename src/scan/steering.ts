@@ -10,6 +10,8 @@ import { FrameError } from '../probe/frames.js';
 
 /** Commands announced and not yet ended, at most: the script runs one at a time, a pipeline two or three. */
 export const MAX_ARMED = 64;
+/** Commands killed per scan, at most: a few dozen commands run at all; a target past this is not running our script. */
+export const MAX_KILLS = 1000;
 
 export interface Killed {
   pid: number;
@@ -82,6 +84,7 @@ export class Steering {
     clearTimeout(a.timer);
     // Before R nothing reads our lines (the shell may still be reading its script): the host's deadline covers that time.
     if (!this.ready || this.closed || this.sent.has(pid)) return;
+    if (this.sent.size >= MAX_KILLS) throw new FrameError(`more than ${MAX_KILLS} commands past their deadline or cap: our script runs a few dozen`);
     this.sent.add(pid);
     this.write(`K ${pid}\n`);
     this.killed.push({ pid, why, ...(seconds !== undefined ? { seconds } : {}), ...(this.entry() ? { entry: this.entry() } : {}) });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FrameError, FrameParser, newToken, StderrSplitter, STDERR_BOUNDS } from '../../src/probe/frames.js';
-import { MAX_ARMED, Steering } from '../../src/scan/steering.js';
+import { MAX_ARMED, MAX_KILLS, Steering } from '../../src/scan/steering.js';
 import { Collector } from '../../src/scan/collector.js';
 import { ArchiveWriter } from '../../src/archive/archive-writer.js';
 import type { Probe } from '../../src/probe/probe.js';
@@ -66,6 +66,20 @@ describe('Steering', () => {
     s.onStarted(42, 0);
     await wait(20);
     assert.deepEqual(lines, ['H\n']);
+  });
+
+  it(`a target that makes us kill more than ${MAX_KILLS} commands is not running our script (what we keep of kills is bounded)`, () => {
+    const s = new Steering(() => {});
+    s.onReady();
+    for (let i = 0; i < MAX_KILLS; i++) {
+      s.onStarted(i + 2, 600);
+      s.overCap();
+      s.onEnded(i + 2);
+    }
+    s.onStarted(99999, 600);
+    assert.throws(() => s.overCap(), FrameError);
+    assert.equal(s.killed.length, MAX_KILLS);
+    s.close();
   });
 
   it(`a target announcing more than ${MAX_ARMED} running commands is not running our script`, () => {
