@@ -36,6 +36,15 @@ export interface SteeredRun {
   /** Whether the Z record came. */
   done: boolean;
   parseError?: string;
+  /** What the parser said at the end of the stream (no Z, a cut record). */
+  endError?: string;
+  /** Records and body chunks parsed. */
+  frames: number;
+  /** Bytes before the first record and after Z. */
+  preamble: number;
+  trailing: number;
+  /** The run was killed at opts.timeoutMs. */
+  timedOut: boolean;
 }
 
 export interface SteeredOptions {
@@ -60,7 +69,10 @@ export async function runSteered(argv: string[], script: string, token: string, 
   const steering = new Steering((line) => {
     if (stdin.writable && !stdin.writableEnded) stdin.write(line);
   }, () => open?.name);
-  const run: SteeredRun = { records: [], stderr: { own: '', probes: new Map() }, stderrRaw: '', code: null, signal: null, ms: 0, killed: steering.killed, pid: child.pid!, done: false };
+  const run: SteeredRun = {
+    records: [], stderr: { own: '', probes: new Map() }, stderrRaw: '', code: null, signal: null, ms: 0, killed: steering.killed, pid: child.pid!, done: false,
+    frames: 0, preamble: 0, trailing: 0, timedOut: false,
+  };
   const parser = new FrameParser(token);
   const push = (r: Folded): void => {
     run.records.push(r);
@@ -70,6 +82,7 @@ export async function runSteered(argv: string[], script: string, token: string, 
     if (run.parseError) return;
     try {
       for (const f of parser.push(chunk)) {
+        run.frames++;
         switch (f.type) {
           case 'ready':
             steering.onReady();
@@ -125,6 +138,7 @@ export async function runSteered(argv: string[], script: string, token: string, 
   stdin.write(script);
   if (opts.unsteered) stdin.end();
   const timer = setTimeout(() => {
+    run.timedOut = true;
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
@@ -141,6 +155,13 @@ export async function runSteered(argv: string[], script: string, token: string, 
   clearTimeout(timer);
   steering.close();
   run.ms = performance.now() - started;
+  try {
+    parser.end();
+  } catch (err) {
+    run.endError = (err as Error).message;
+  }
+  run.preamble = parser.preambleBytes;
+  run.trailing = parser.trailingBytes;
   run.stderrRaw = Buffer.concat(err).toString('utf8');
   run.stderr = splitStderr(run.stderrRaw, token);
   return run;

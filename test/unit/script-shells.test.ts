@@ -8,12 +8,11 @@
 // machine keeps running its own tests in the real /tmp.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FrameParser, newToken, splitStderr, type Frame } from '../../src/probe/frames.js';
-import { Steering } from '../../src/scan/steering.js';
+import { newToken, splitStderr } from '../../src/probe/frames.js';
 import { runSteered, type Folded, type SteeredOptions } from '../helpers/steered-shell.js';
 import { buildScript } from '../../src/probe/script.js';
 import type { Probe } from '../../src/probe/probe.js';
@@ -136,87 +135,23 @@ async function runShell(shell: Shell): Promise<Run> {
     entries: [], infos: new Map(), warnings: [], skips: [], leftAtExit: [], leftAfterGrace: [], isolatedTmp: canIsolate,
     before, after: new Map(), home: inside('home'), cwd: inside('cwd'), tmp: fakeTmp, tmpOfScript: canIsolate ? '/tmp' : fakeTmp,
   };
-  const started = performance.now();
-  const child = spawn(argv[0], argv.slice(1), { cwd: join(fakeTmp, 'cwd'), env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const pgid = child.pid!;
-  const parser = new FrameParser(token);
-  let open: EntrySeen | undefined;
   // The controller's side, as a scan has it: "H" after R, deadlines, end of input after Z.
-  const steering = new Steering((line) => {
-    if (child.stdin.writable && !child.stdin.writableEnded) child.stdin.write(line);
+  const r = await runSteered(argv, script, token, { env, cwd: join(fakeTmp, 'cwd'), timeoutMs: DEADLINE_MS });
+  const pgid = r.pid;
+  Object.assign(run, {
+    exitCode: r.code, signal: r.signal, ms: r.ms, timedOut: r.timedOut, frames: r.frames, done: r.done, parseError: r.parseError,
+    endError: r.endError, preamble: r.preamble, trailing: r.trailing, stderr: r.stderrRaw,
   });
-  const onFrame = (f: Frame): void => {
-    run.frames++;
-    switch (f.type) {
-      case 'ready':
-        steering.onReady();
-        break;
-      case 'started':
-        steering.onStarted(f.pid, f.seconds);
-        break;
-      case 'ended':
-        steering.onEnded(f.pid);
-        break;
-      case 'begin':
-        open = { probe: f.probe, attempt: f.attempt, name: f.name.toString('latin1'), rc: -1, more: false, bytes: 0 };
-        break;
-      case 'data':
-        if (open) open.bytes += f.chunk.length;
-        break;
-      case 'end':
-        if (open) {
-          open.rc = f.rc;
-          open.more = f.more;
-          run.entries.push(open);
-        }
-        open = undefined;
-        break;
-      case 'info':
-        run.infos.set(f.key, f.value);
-        break;
-      case 'warning':
-        run.warnings.push({ id: f.id, message: f.message });
-        break;
-      case 'skip':
-        run.skips.push({ probe: f.probe, reason: f.reason });
-        break;
-      case 'done':
-        run.done = true;
-        steering.close();
-        child.stdin.end();
-        break;
-    }
-  };
-  child.stdout.on('data', (chunk: Buffer) => {
-    if (run.parseError) return;
-    try {
-      for (const f of parser.push(chunk)) onFrame(f);
-    } catch (err) {
-      run.parseError = (err as Error).message;
-    }
-  });
-  const errChunks: Buffer[] = [];
-  child.stderr.on('data', (c: Buffer) => errChunks.push(c));
-  child.stdin.on('error', () => {}); // a shell that dies early closes its stdin
-  child.stdin.write(script);
-  const timer = setTimeout(() => {
-    run.timedOut = true;
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, DEADLINE_MS);
-  await new Promise<void>((resolve) => {
-    child.on('close', (code, signal) => {
-      run.exitCode = code;
-      run.signal = signal;
-      resolve();
-    });
-  });
-  clearTimeout(timer);
-  steering.close();
-  run.ms = performance.now() - started;
+  let open: EntrySeen | undefined;
+  for (const f of r.records) {
+    if (f.type === 'begin') open = { probe: f.probe!, attempt: f.attempt!, name: f.name!, rc: -1, more: false, bytes: f.body!.length };
+    else if (f.type === 'end' && open) {
+      run.entries.push({ ...open, rc: f.rc!, more: f.more! });
+      open = undefined;
+    } else if (f.type === 'info') run.infos.set(f.key!, f.value!);
+    else if (f.type === 'warning') run.warnings.push({ id: f.id!, message: f.message! });
+    else if (f.type === 'skip') run.skips.push({ probe: f.probe!, reason: f.reason! });
+  }
   run.leftAtExit = processGroup(pgid);
   const graceEnd = Date.now() + ORPHAN_GRACE_MS;
   run.leftAfterGrace = run.leftAtExit;
@@ -231,14 +166,6 @@ async function runShell(shell: Shell): Promise<Run> {
       /* gone */
     }
   }
-  try {
-    parser.end();
-  } catch (err) {
-    run.endError = (err as Error).message;
-  }
-  run.preamble = parser.preambleBytes;
-  run.trailing = parser.trailingBytes;
-  run.stderr = Buffer.concat(errChunks).toString('utf8');
   run.after = await listing(fakeTmp);
   return run;
 }
