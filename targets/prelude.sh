@@ -199,7 +199,6 @@ _mtime_of() {
   [ -n "$_fmt" ] || _fmt=-
 }
 _mode() {
-  [ -n "$_fmd" ] && { printf '%s' "$_fmd"; return 0; }
   stat -c %a "$1" 2>/dev/null </dev/null || stat -f %Lp "$1" 2>/dev/null </dev/null || printf -
 }
 

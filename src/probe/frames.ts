@@ -269,6 +269,8 @@ export class StderrSplitter {
   private readonly delim: Buffer;
   private pending: Buffer = Buffer.alloc(0);
   private state: 'own' | 'header' | 'probe' = 'own';
+  /** The section a header interrupted, to go back to when it was no header of ours. */
+  private resume: 'own' | 'probe' = 'own';
   private probe: string | undefined;
   private readonly own: Buffer[] = [];
   private ownSize = 0;
@@ -321,8 +323,6 @@ export class StderrSplitter {
     this.pending = Buffer.from(this.pending);
   }
 
-  private resume: 'own' | 'probe' = 'own';
-
   /** What followed a delimiter was no header of ours: it and the delimiter are text where they stood. */
   private notHeader(): void {
     this.state = this.resume;
@@ -331,7 +331,7 @@ export class StderrSplitter {
 
   private take(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    if (this.state === 'probe' || (this.state === 'header' && this.resume === 'probe')) {
+    if (this.state === 'probe') {
       const p = this.probe;
       if (p === undefined) return;
       let list = this.heads.get(p);

@@ -207,15 +207,9 @@ export class Collector {
       case 'end':
         return this.finish(frame.rc, frame.more);
       case 'ready':
-        this.opts.steering?.onReady();
-        return;
       case 'started':
-        this.opts.steering?.onStarted(frame.pid, frame.seconds);
-        // The body may have passed its cap before the command was announced.
-        if (this.open?.truncated) this.opts.steering?.overCap();
-        return;
       case 'ended':
-        this.opts.steering?.onEnded(frame.pid);
+        this.opts.steering?.onRecord(frame, this.open?.truncated ?? false);
         return;
       case 'done':
         if (this.open) throw new FrameError(`script ended inside entry ${this.open.name ?? this.open.probe.id}`);

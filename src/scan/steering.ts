@@ -6,7 +6,7 @@
 // The target thus needs no watchdog process and no head per command; a
 // controller that goes away ends the scan there (end of input, or the
 // target's backstop).
-import { FrameError } from '../probe/frames.js';
+import { FrameError, type Frame } from '../probe/frames.js';
 
 /** Commands announced and not yet ended, at most: the script runs one at a time, a pipeline two or three. */
 export const MAX_ARMED = 64;
@@ -35,6 +35,28 @@ export class Steering {
     private readonly write: (line: string) => void,
     private readonly entry: () => string | undefined = () => undefined,
   ) {}
+
+  /**
+   * Takes the steering records (R, K, k); false for any other frame.
+   * `overCap`: the entry being written is past its cap already (its bytes
+   * can arrive before the record announcing the command that writes them).
+   */
+  onRecord(frame: Frame, overCap: boolean): boolean {
+    switch (frame.type) {
+      case 'ready':
+        this.onReady();
+        return true;
+      case 'started':
+        this.onStarted(frame.pid, frame.seconds);
+        if (overCap) this.overCap();
+        return true;
+      case 'ended':
+        this.onEnded(frame.pid);
+        return true;
+      default:
+        return false;
+    }
+  }
 
   /** R: the script is read, its reader runs; from now on a line reaches it. */
   onReady(): void {
@@ -87,6 +109,7 @@ export class Steering {
     if (this.sent.size >= MAX_KILLS) throw new FrameError(`more than ${MAX_KILLS} commands past their deadline or cap: our script runs a few dozen`);
     this.sent.add(pid);
     this.write(`K ${pid}\n`);
-    this.killed.push({ pid, why, ...(seconds !== undefined ? { seconds } : {}), ...(this.entry() ? { entry: this.entry() } : {}) });
+    const entry = this.entry();
+    this.killed.push({ pid, why, ...(seconds !== undefined ? { seconds } : {}), ...(entry !== undefined ? { entry } : {}) });
   }
 }

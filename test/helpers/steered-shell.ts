@@ -83,17 +83,8 @@ export async function runSteered(argv: string[], script: string, token: string, 
     try {
       for (const f of parser.push(chunk)) {
         run.frames++;
+        if (steering.onRecord(f, open !== undefined && over(open))) continue;
         switch (f.type) {
-          case 'ready':
-            steering.onReady();
-            break;
-          case 'started':
-            steering.onStarted(f.pid, f.seconds);
-            if (open && over(open)) steering.overCap();
-            break;
-          case 'ended':
-            steering.onEnded(f.pid);
-            break;
           case 'begin':
             open = { type: 'begin', probe: f.probe, attempt: f.attempt, name: f.name.toString('utf8'), mtime: f.mtime, mode: f.mode, body: Buffer.alloc(0) };
             push(open);
