@@ -11,6 +11,25 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import path from 'node:path';
 import { DOCKER_TEMPLATE } from '../../src/containers/engines.js';
 import { READ_SCRIPT_SH } from './read-script-sh.js';
+import { buildProfileRoot, javaVersionFixture, type EmulatedTarget } from './emulated-targets.js';
+
+/** The Debian image's java (the expected records name it). */
+export const DEBIAN_JAVA = '/usr/lib/jvm/java-11-openjdk-amd64/bin/java';
+
+/** The test images' roots, each in `<work>/root-<name>`: the Alpine and Debian profiles as the emulated targets build them, plus three small ones. */
+export const CONTAINER_ROOTS = ['alpine', 'debian', 'noshell', 'stall', 'hostile'] as const;
+
+/** Builds every root of CONTAINER_ROOTS below `work`; the two profiles' expectations come back. */
+export function buildContainerRoots(work: string): { alpine: EmulatedTarget; debian: EmulatedTarget } {
+  const alpine = buildProfileRoot('alpine-3.18', path.join(work, 'root-alpine'));
+  const debian = buildProfileRoot('debian-10', path.join(work, 'root-debian'), {
+    java: [{ path: DEBIAN_JAVA, text: javaVersionFixture('debian-openjdk-11.0.12.txt'), links: ['/usr/bin/java'] }],
+  });
+  noShellRoot(path.join(work, 'root-noshell'));
+  busyboxRoot(path.join(work, 'root-stall'), STALLING_SH);
+  busyboxRoot(path.join(work, 'root-hostile'), HOSTILE_SH);
+  return { alpine, debian };
+}
 
 export const PODMAN = '/usr/bin/podman';
 /** Every test container and image carries this label, so a crash leaves nothing another run mistakes for its own. */

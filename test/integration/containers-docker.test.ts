@@ -18,10 +18,10 @@ import { after, before, describe, test } from 'node:test';
 import { XMLParser } from 'fast-xml-parser';
 import { cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
-import { buildProfileRoot, FIXTURES_DIR, javaVersionFixture, type EmulatedTarget } from '../helpers/emulated-targets.js';
+import { FIXTURES_DIR, type EmulatedTarget } from '../helpers/emulated-targets.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
-import { busyboxRoot, HOSTILE_SH, noShellRoot, STALLING_SH, writeShim } from '../helpers/containers.js';
+import { buildContainerRoots, CONTAINER_ROOTS, writeShim } from '../helpers/containers.js';
 import { DOCKER_CLIENT_DEBIAN, DOCKER_CLIENT_LOCAL, dockerdUnavailable, dockerShim, importImage, runContainer, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 
 const PROFILES = ['alpine-3.18', 'debian-10'];
@@ -36,7 +36,6 @@ if (skip) console.error(`\n*** SKIPPING Docker container tests: ${skip} ***\n`);
 
 const LABEL = 'octoscan-test-23';
 const CONTAINER_TIMEOUT_S = 20;
-const DEBIAN_JAVA = '/usr/lib/jvm/java-11-openjdk-amd64/bin/java';
 /** The newer client where the machine has one (it is first on PATH here); else Debian's for both hosts. */
 const CLIENT_NEW = existsSync(DOCKER_CLIENT_LOCAL) ? DOCKER_CLIENT_LOCAL : DOCKER_CLIENT_DEBIAN;
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'info' || name === 'warning' });
@@ -94,15 +93,9 @@ describe('--containers against a real Docker daemon', { skip, timeout: 900_000 }
     execFileSync('chmod', ['755', work]);
     dockerd = await startDockerd(mkdtempSync('/tmp/oct23d-'));
     execFileSync('chmod', ['755', join(dockerd.socket, '..')]);
-    alpine = buildProfileRoot('alpine-3.18', join(work, 'root-alpine'));
-    debian = buildProfileRoot('debian-10', join(work, 'root-debian'), {
-      java: [{ path: DEBIAN_JAVA, text: javaVersionFixture('debian-openjdk-11.0.12.txt'), links: ['/usr/bin/java'] }],
-    });
-    noShellRoot(join(work, 'root-noshell'));
-    busyboxRoot(join(work, 'root-stall'), STALLING_SH);
-    busyboxRoot(join(work, 'root-hostile'), HOSTILE_SH);
+    ({ alpine, debian } = buildContainerRoots(work));
     const img: Record<string, string> = {};
-    for (const n of ['alpine', 'debian', 'noshell', 'stall', 'hostile']) img[n] = importImage(dockerd, join(work, `root-${n}`), `oct23-${n}`, LABEL);
+    for (const n of CONTAINER_ROOTS) img[n] = importImage(dockerd, join(work, `root-${n}`), `oct23-${n}`, LABEL);
     const run = (key: keyof typeof names, image: string, labels: string[], command: string[]): void => {
       ids[key] = runContainer(dockerd, image, { name: names[key], labels: [`${LABEL}=1`, ...labels.map((l) => `${l}=1`)], command });
     };

@@ -18,12 +18,12 @@ import { cliBuilt, runCli, type CliRun } from '../helpers/cli-sweep.js';
 import { PLACEHOLDER_TOKEN } from '../../src/cli/script-command.js';
 import { DOCKER_TEMPLATE, listingScript } from '../../src/containers/engines.js';
 import { readArchive, type Archive } from '../helpers/fake-ssh-server.js';
-import { buildProfileRoot, FIXTURES_DIR, javaVersionFixture, type EmulatedTarget } from '../helpers/emulated-targets.js';
+import { FIXTURES_DIR, type EmulatedTarget } from '../helpers/emulated-targets.js';
 import { installSudoRules, type SudoRules } from '../helpers/sudoers.js';
 import { createTestUser, sshdAvailable, startSshd, type Sshd, type TestUser } from '../helpers/sshd.js';
 import {
-  busyboxRoot, crictlShim, dockerShim, HOSTILE_SH, importImage, noShellRoot, podmanShim, podmanUnavailable, removeContainers,
-  removeImages, removeStaleTestObjects, runContainer, runId, STALLING_SH, TEST_LABEL, writeShim,
+  buildContainerRoots, CONTAINER_ROOTS, crictlShim, dockerShim, importImage, podmanShim, podmanUnavailable, removeContainers,
+  removeImages, removeStaleTestObjects, runContainer, runId, TEST_LABEL, writeShim,
 } from '../helpers/containers.js';
 
 const PROFILES = ['alpine-3.18', 'debian-10'];
@@ -38,7 +38,6 @@ const skip =
 if (skip) console.error(`\n*** SKIPPING container tests: ${skip} ***\n`);
 
 const CONTAINER_TIMEOUT_S = 40;
-const DEBIAN_JAVA = '/usr/lib/jvm/java-11-openjdk-amd64/bin/java';
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'info' || name === 'warning' });
 
 interface Row {
@@ -80,15 +79,8 @@ describe('--containers: hosts and their containers over one connection', { skip,
     work = mkdtempSync('/tmp/octoscan-containers-');
     execFileSync('chmod', ['755', work]);
     removeStaleTestObjects();
-    // Images: the Alpine and Debian profiles as the emulated targets build them, plus three small ones.
-    alpine = buildProfileRoot('alpine-3.18', join(work, 'root-alpine'));
-    debian = buildProfileRoot('debian-10', join(work, 'root-debian'), {
-      java: [{ path: DEBIAN_JAVA, text: javaVersionFixture('debian-openjdk-11.0.12.txt'), links: ['/usr/bin/java'] }],
-    });
-    noShellRoot(join(work, 'root-noshell'));
-    busyboxRoot(join(work, 'root-stall'), STALLING_SH);
-    busyboxRoot(join(work, 'root-hostile'), HOSTILE_SH);
-    for (const n of ['alpine', 'debian', 'noshell', 'stall', 'hostile']) images.push(importImage(join(work, `root-${n}`), `octoscan-test-17-${n}-${id}`));
+    ({ alpine, debian } = buildContainerRoots(work));
+    for (const n of CONTAINER_ROOTS) images.push(importImage(join(work, `root-${n}`), `octoscan-test-17-${n}-${id}`));
     const [imgAlpine, imgDebian, imgNoShell, imgStall, imgHostile] = images;
     const host = (h: string): Record<string, string> => ({ [`${TEST_LABEL}-host`]: `${h}-${id}` });
     ids.alpine = runContainer(imgAlpine, { name: names.alpine, labels: host('a') });
